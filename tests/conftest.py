@@ -1,0 +1,7 @@
+"""Shared fixtures: small, offline, fast."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
