@@ -1,0 +1,180 @@
+"""Reading model cards for people: summaries, metric tables, comparison, plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from core import paths
+from core.tasks import Task, UnknownTaskError, get_task
+
+#: Written wherever a card lacks a field; plain ASCII so the PDF's core fonts can print it.
+MISSING = "n/a"
+
+#: Shown on every page while the served model is a demo model.
+DEMO_BANNER = (
+    "**Demo weights.** This model was trained on synthetic phantoms, not on patient images: "
+    "not for clinical use. To serve real weights, train on the public dataset and drop the `.keras` "
+    "file and its card into `models/<task>/` (see the About page)."
+)
+
+
+def _get(card: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    value: Any = card
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    if value is None:
+        return MISSING
+    if spec and isinstance(value, (int, float)):
+        return format(value, spec)
+    return str(value)
+
+
+def provenance(card: Mapping[str, Any]) -> str:
+    """One line saying what data the model learnt from."""
+    kind = _get(card, "training_data.kind")
+    dataset = _get(card, "training_data.dataset", MISSING)
+    if kind == "synthetic-phantoms":
+        return (f"synthetic phantoms (generator {_get(card, 'training_data.generator_version', MISSING)}, "
+                f"seed {_get(card, 'training_data.seed', MISSING)}): demo weights, not for clinical use")
+    return f"{dataset} ({kind or 'unknown kind'})"
+
+
+def is_demo(card: Mapping[str, Any] | None) -> bool:
+    """True when the card says the weights were trained on synthetic phantoms."""
+    return bool(card) and _get(card, "training_data.kind") == "synthetic-phantoms"
+
+
+def card_summary(card: Mapping[str, Any]) -> dict[str, str]:
+    """The fields of a model card a clinician needs, as label -> text, in reading order."""
+    return {
+        "Model": _fmt(card.get("name")),
+        "Task": _fmt(card.get("task_id")),
+        "Architecture": _fmt(card.get("architecture") or card.get("backbone")),
+        "Trained on": provenance(card),
+        "Test accuracy": _fmt(_get(card, "test_metrics.accuracy"), ".1%"),
+        "ROC-AUC (macro)": _fmt(_roc_auc(card), ".3f"),
+        "Calibration": (f"temperature {_fmt(_get(card, 'calibration.temperature'), '.2f')}, "
+                        f"ECE {_fmt(_get(card, 'calibration.ece_before'), '.3f')} -> "
+                        f"{_fmt(_get(card, 'calibration.ece_after'), '.3f')}"),
+        "Uncertainty threshold": _fmt(card.get("uncertainty_threshold"), ".2f"),
+        "Latency (ms per image)": _fmt(_latency(card), ".1f"),
+        "Parameters": _fmt(card.get("params"), ","),
+        "sha256": _fmt(card.get("sha256")),
+        "Created": _fmt(card.get("created")),
+    }
+
+
+def _number(card: Mapping[str, Any], *dotted: str) -> float | None:
+    """First numeric value among ``dotted`` paths (cards written by different versions differ)."""
+    for path in dotted:
+        value = _get(card, path)
+        if isinstance(value, Mapping):  # e.g. {"macro": ..} or {"mean_ms": ..}
+            value = next((v for k, v in value.items() if k in ("macro", "mean_ms", "mean")), None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _roc_auc(card: Mapping[str, Any]) -> float | None:
+    return _number(card, "test_metrics.macro.roc_auc", "test_metrics.roc_auc")
+
+
+def _latency(card: Mapping[str, Any]) -> float | None:
+    return _number(card, "latency_ms.mean_ms", "latency_ms")
+
+
+def per_class_frame(card: Mapping[str, Any]) -> pd.DataFrame:
+    """Per-class test metrics (rows: class display names), empty when the card has none."""
+    per_class = _get(card, "test_metrics.per_class") or {}
+    task = _task_or_none(card.get("task_id"))
+    rows = {(task.class_names.get(c, c) if task else c): m for c, m in per_class.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def confusion_frame(card: Mapping[str, Any]) -> pd.DataFrame | None:
+    """Test confusion matrix (rows true, columns predicted) labelled with class names, or None."""
+    matrix = _get(card, "test_metrics.confusion_matrix")
+    if not matrix:
+        return None
+    names = card.get("class_names") or [str(i) for i in range(len(matrix))]
+    task = _task_or_none(card.get("task_id"))
+    labels = [task.class_names.get(n, n) if task else n for n in names]
+    return pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"))
+
+
+def _task_or_none(task_id: Any) -> Task | None:
+    try:
+        return get_task(task_id)
+    except UnknownTaskError:
+        return None
+
+
+#: comparison column -> how to read it from a card.
+COMPARISON_COLUMNS: Mapping[str, Callable[[Mapping[str, Any]], Any]] = {
+    "architecture": lambda c: c.get("architecture") or c.get("backbone"),
+    "trained on": lambda c: _get(c, "training_data.kind"),
+    "accuracy": lambda c: _get(c, "test_metrics.accuracy"),
+    "macro F1": lambda c: _number(c, "test_metrics.macro.f1"),
+    "ROC-AUC": _roc_auc,
+    "ECE after calibration": lambda c: _get(c, "calibration.ece_after"),
+    "OOD detection rate": lambda c: _get(c, "ood.detection_rate"),
+    "latency (ms)": _latency,
+    "parameters": lambda c: c.get("params"),
+    "FLOPs": lambda c: c.get("flops"),
+    "created": lambda c: c.get("created"),
+}
+
+
+def comparison_table(cards: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Side-by-side table of models (one row per card, indexed by model name)."""
+    rows = {str(c.get("name", i)): {col: read(c) for col, read in COMPARISON_COLUMNS.items()}
+            for i, c in enumerate(cards)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+
+#: Plot files the models page may show.
+_PLOT_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def card_plots(card: Mapping[str, Any]) -> dict[str, Path]:
+    """The card's figures (name -> file) that exist, ready to show.
+
+    ``plots`` paths are relative to the card's folder (shipped with the model); a training run's
+    ``training_run.plots`` are used where the run folder is still on this machine. A card cannot point
+    the app outside the models folder or the runs folder.
+    """
+    folder = paths.task_models_dir(str(card.get("task_id")))
+    candidates = {name: Path(p) for name, p in (_get(card, "training_run.plots") or {}).items()
+                  if isinstance(p, str)}
+    candidates.update({name: folder / p for name, p in (card.get("plots") or {}).items() if isinstance(p, str)})
+    allowed = (folder.resolve(), Path(paths.RUNS_DIR).resolve())
+    return {name: p for name, p in candidates.items()
+            if p.suffix.lower() in _PLOT_SUFFIXES and p.is_file()
+            and any(p.resolve().is_relative_to(root) for root in allowed)}
+
+
+def card_details(card: Mapping[str, Any]) -> dict[str, str]:
+    """What a researcher checks beyond :func:`card_summary`: inputs, splits, detector, cost, versions."""
+    ood = card.get("ood") or {}
+    split_sizes = card.get("split_sizes") or {}
+    versions = card.get("library_versions") or {}
+    return {
+        "Input shape": " x ".join(str(v) for v in card.get("input_shape") or []) or MISSING,
+        "Preprocessing": _fmt(_get(card, "preprocessing.id")),
+        "Split sizes": ", ".join(f"{k} {v}" for k, v in split_sizes.items()) or MISSING,
+        "Out-of-distribution detector": (
+            f"{ood.get('method', 'mahalanobis')}, threshold {_fmt(ood.get('threshold'), '.4g')}, "
+            f"detection rate {_fmt(ood.get('detection_rate'), '.1%')}" if ood else "none"),
+        "FLOPs": _fmt(card.get("flops"), ".3g"),
+        "Library versions": ", ".join(f"{k} {v}" for k, v in versions.items()) or MISSING,
+    }

@@ -1,0 +1,402 @@
+"""The clinician app, driven headlessly with Streamlit's AppTest on tiny models in a temporary folder.
+
+Uploads are simulated with ``AppTest.file_uploader(...).upload`` (supported by Streamlit 1.67), so
+these tests exercise the same code path as a browser upload: bytes in memory, nothing on disk.
+"""
+
+from __future__ import annotations
+
+import io
+
+import keras
+import numpy as np
+import pyarrow as pa
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import paths
+from core.cards import build_card, sha256_file, write_card
+from core.ood import fit_detector
+from core.tasks import TASKS, get_task
+from tests._imagefiles import dicom_bytes
+
+APP = str(paths.REPO_ROOT / "app.py")
+PAGES = ["pages/diagnose.py", "pages/gallery.py", "pages/models.py", "pages/about.py"]
+MRI = get_task("brain_mri_4class")
+SIZE = 32
+TIMEOUT = 60  # the first run traces the model; later runs take a fraction of a second
+
+
+# ---- a tiny served-models folder ------------------------------------------------------------------
+
+
+def phantom(index: int, size: int = 64) -> np.ndarray:
+    """Brain-MRI phantom number ``index`` (class ``index % 4``), as the demo weights are trained on."""
+    from core.phantoms import make_image
+
+    return make_image(MRI.id, MRI.classes[index % 4], np.random.default_rng(index), size=size).image
+
+
+#: Phantoms the OOD detector is fitted on, and those its threshold is set on (all accepted, by construction).
+TRAIN_PHANTOMS, VAL_PHANTOMS = range(48), range(48, 72)
+#: A validation phantom of class meningioma, uploaded by the tests.
+SCAN = 49
+
+
+def natural_photo(size: int = 64) -> np.ndarray:
+    """A sky-and-meadow picture: bright everywhere, nothing like an MRI slice."""
+    image = np.zeros((size, size, 3), np.uint8)
+    image[: size // 2] = (135, 206, 235)
+    image[size // 2:] = (60, 170, 60)
+    return image
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def tiny_classifier(n_classes: int, favourite: int | None, strength: float = 6.0) -> keras.Model:
+    """The project's layer contract (features, logits, probs) on a toy CNN whose answer is fixed by a bias."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    features = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    logits = keras.layers.Dense(n_classes, name="logits")(features)
+    model = keras.Model(inputs, keras.layers.Activation("softmax", name="probs")(logits))
+    bias = np.zeros(n_classes, "float32")
+    if favourite is not None:
+        bias[favourite] = strength
+    # A small random kernel keeps Grad-CAM's gradients non-zero; the bias still decides the class.
+    kernel = np.random.default_rng(0).normal(0, 0.05, (4, n_classes)).astype("float32")
+    model.get_layer("logits").set_weights([kernel, bias])
+    return model
+
+
+def _features(model: keras.Model, images: list[np.ndarray]) -> np.ndarray:
+    from core.preprocess import prepare
+
+    batch = np.stack([prepare(im, MRI.id, size=SIZE).image for im in images]).astype("float32")
+    return keras.Model(model.inputs[0], model.get_layer("features").output)(batch).numpy()
+
+
+def install(root, task_id: str, name: str, favourite: int | None, *, strength: float = 6.0,
+            kind: str = "synthetic-phantoms", ood: bool = False, tamper: bool = False, **overrides) -> None:
+    """Save a tiny model and its card as ``root/<task>/<name>.keras`` + ``<name>.card.json``."""
+    task = get_task(task_id)
+    folder = root / task.id
+    folder.mkdir(parents=True, exist_ok=True)
+    model = tiny_classifier(task.num_classes, favourite, strength)
+    keras_path = folder / f"{name}.keras"
+    model.save(keras_path)
+    ood_section = None
+    if ood:  # a real Mahalanobis fit on in-distribution features, as training does
+        detector = fit_detector(_features(model, [phantom(i) for i in TRAIN_PHANTOMS]),
+                                np.array(TRAIN_PHANTOMS) % task.num_classes,
+                                _features(model, [phantom(i) for i in VAL_PHANTOMS]))
+        digest = detector.save(folder / f"{name}.ood.npz")
+        ood_section = {"method": "mahalanobis", "file": f"{name}.ood.npz", "sha256": digest,
+                       "threshold": detector.threshold, "detection_rate": 1.0}
+    data = {"dataset": "test phantoms", "kind": kind, "generator_version": "test", "seed": 0}
+    fields = dict(
+        task_id=task.id, name=name, class_names=list(task.classes), input_shape=[SIZE, SIZE, 3],
+        preprocessing={"id": task.preprocessing, "params": {}}, architecture="tiny_cnn", backbone=None,
+        training_data=data, split_sizes={"train": 12, "val": 6, "test": 6},
+        test_metrics={"accuracy": 0.5, "confusion_matrix": np.eye(task.num_classes, dtype=int).tolist()},
+        calibration={"temperature": 1.0, "ece_before": 0.1, "ece_after": 0.05}, uncertainty_threshold=0.6,
+        ood=ood_section, latency_ms={"mean_ms": 1.5}, params=model.count_params(), keras_file=keras_path.name,
+        sha256=sha256_file(keras_path), command="pytest tests/test_app.py",
+    )
+    fields.update(overrides)
+    write_card(build_card(**fields), folder / f"{name}.card.json")
+    if tamper:
+        with open(keras_path, "ab") as fh:
+            fh.write(b"tampered")
+
+
+def install_generator(root) -> None:
+    from core.models.dcgan import build_generator
+
+    folder = root / MRI.id / "gan"
+    folder.mkdir(parents=True)
+    build_generator(size=32, channels=1).save(folder / "glioma.keras")
+    Image.fromarray(phantom(0)).save(folder / "glioma_grid.png")
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    root = tmp_path_factory.mktemp("models")
+    install(root, MRI.id, "tiny", favourite=1, ood=True, default=True, plots={"roc": "tiny.roc.png"})
+    Image.fromarray(phantom(0)).save(root / MRI.id / "tiny.roc.png")  # stands in for the ROC figure
+    install(root, MRI.id, "unsure", favourite=1, strength=1.0)  # meningioma at ~47 %: below the 60 % threshold
+    install(root, "brain_mri_binary", "real_tiny", favourite=1, kind="real")
+    install(root, "breast_us", "tampered", favourite=0, tamper=True)
+    install_generator(root)
+    samples = tmp_path_factory.mktemp("samples")
+    (samples / MRI.id).mkdir()
+    Image.fromarray(phantom(53)).save(samples / MRI.id / "meningioma_1.png")
+    return root, samples
+
+
+@pytest.fixture
+def app(models_dir, monkeypatch):
+    """A fresh app session serving the tiny models; call ``.run()`` on it."""
+    root, samples = models_dir
+    monkeypatch.setattr(paths, "MODELS_DIR", root)
+    monkeypatch.setattr(paths, "SAMPLES_DIR", samples)
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [el.value for el in getattr(at, kind)]
+
+
+def chart_classes(at: AppTest) -> dict[str, float]:
+    """Class -> probability plotted in the first bar chart."""
+    proto = at.get("vega_lite_chart")[0].proto
+    table = pa.ipc.open_stream(proto.datasets[0].data.data).read_pandas()
+    return dict(zip(table["class"], table["probability"]))
+
+
+def captions(at: AppTest) -> list[str]:
+    """Caption of every image shown."""
+    return [img.caption for el in at.image for img in el.proto.imgs]
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    uploader = at.file_uploader(key="diag_upload")
+    for name, data in files:
+        uploader.upload(name, data, "application/octet-stream")
+    return at.run()
+
+
+# ---- every page renders ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_every_page_renders_without_an_exception(app, page):
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception
+    assert app.title, "every page has a title"
+
+
+def test_sidebar_offers_every_task_and_flags_demo_weights_on_every_page(app):
+    app.run()
+    chooser = app.sidebar.selectbox(key="task_id")
+    assert list(chooser.options) == [TASKS[t].display_name for t in TASKS]
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert any("synthetic phantoms" in w for w in texts(app, "warning")), page
+    chooser = app.sidebar.selectbox(key="task_id").set_value("brain_mri_binary")
+    app.run()
+    assert not any("synthetic phantoms" in w for w in texts(app, "warning"))  # its card says "real"
+
+
+# ---- diagnose ---------------------------------------------------------------------------------------
+
+
+def test_an_uploaded_phantom_gets_its_class_probabilities_note_overlay_and_downloads(app):
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    assert not app.exception and not app.error
+    assert any(s.startswith("Predicted: Meningioma (") for s in texts(app, "success"))
+    probabilities = chart_classes(app)
+    assert set(probabilities) == set(MRI.class_names.values())
+    assert probabilities["Meningioma"] == pytest.approx(max(probabilities.values()))
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert any("extra-axial" in m for m in texts(app, "markdown"))  # the meningioma clinical note
+    assert len(app.expander) >= 1 and "Preprocessing" in app.expander[0].label
+    labels = [b.label for b in app.get("download_button")]
+    assert "Download report (PDF)" in labels and "Download overlay (PNG)" in labels
+    assert "Grad-CAM: Meningioma" in captions(app)
+
+
+def test_the_model_is_loaded_once_for_the_sidebar_and_every_page(app, monkeypatch):
+    import streamlit as st
+
+    import core.inference
+
+    loads = []
+    real_load = core.inference.load_model
+    monkeypatch.setattr(core.inference, "load_model", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    st.cache_resource.clear()
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    app.switch_page("pages/models.py").run()
+    app.switch_page("pages/diagnose.py").run()
+    assert not app.exception and len(loads) == 1
+
+
+def test_explanation_method_and_class_can_be_changed(app):
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    app.selectbox(key="diag_cam_method").set_value("gradcam++")
+    app.selectbox(key=f"diag_cam_class_{MRI.id}").set_value("glioma")
+    app.slider(key="diag_cam_alpha").set_value(0.8)
+    app.run()
+    assert not app.exception and not app.error
+    assert "Grad-CAM++: Glioma" in captions(app)
+
+
+def test_a_corrupt_file_gets_a_sentence_not_a_traceback(app):
+    upload(app.run(), ("broken.png", b"\x89PNG\r\n\x1a\n this is not really a picture"))
+    assert not app.exception
+    assert len(app.error) == 1 and "broken.png" in app.error[0].value
+    assert not app.get("vega_lite_chart")
+
+
+def test_an_image_that_is_not_an_mri_is_refused_without_a_class(app):
+    upload(app.run(), ("holiday.png", png(natural_photo())))
+    assert not app.exception
+    assert texts(app, "error") == ["This does not look like a brain MRI image; it was not classified."]
+    assert not app.success and not app.get("vega_lite_chart")
+    shown = " ".join(texts(app, "markdown") + texts(app, "success") + texts(app, "warning"))
+    assert not any(name in shown for name in MRI.class_names.values())
+
+
+def test_a_low_confidence_answer_is_flagged_uncertain(app):
+    app.run()
+    app.sidebar.selectbox(key="model_name").set_value("unsure")
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    assert any(w.startswith("Uncertain. Predicted: Meningioma") for w in texts(app, "warning"))
+
+
+def test_several_files_give_a_results_table_with_one_row_each_and_a_csv(app):
+    upload(app.run(), ("a.png", png(phantom(SCAN))), ("b.png", png(phantom(SCAN + 4))), ("c.png", b"junk"))
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["file"]) == ["a.png", "b.png", "c.png"]
+    assert list(table["status"]) == ["classified", "classified", "error"]
+    assert "Download results (CSV)" in [b.label for b in app.get("download_button")]
+    app.selectbox(key="diag_focus_3").set_value(2)
+    app.run()
+    assert "c.png" in app.error[0].value
+
+
+def test_dicom_shows_modality_and_spacing_but_never_patient_identifiers(app):
+    pixels = phantom(SCAN)[..., 0].astype(np.uint16) * 16  # 12-bit, as scanners store it
+    data = dicom_bytes(pixels, Modality="MR", PixelSpacing=[0.5, 0.5], PatientName="DOE^JANE",
+                       PatientID="123-45-678")
+    upload(app.run(), ("slice.dcm", data))
+    assert not app.exception and not app.error
+    captions = " ".join(texts(app, "caption"))
+    assert "Modality: MR" in captions and "Pixel spacing (mm): 0.5 x 0.5" in captions
+    everything = str([el for el in app.main]) + str([el for el in app.sidebar])
+    assert "DOE" not in everything and "123-45-678" not in everything
+
+
+def test_a_bundled_sample_goes_through_the_same_analysis(app):
+    app.run()
+    app.radio(key="diag_source").set_value("sample")
+    app.run()
+    assert not app.exception
+    assert any(s.startswith("Predicted: Meningioma (") for s in texts(app, "success"))
+
+
+def test_a_tampered_model_is_refused_with_a_sentence(app):
+    app.run()
+    app.sidebar.selectbox(key="task_id").set_value("breast_us")
+    app.run()
+    assert not app.exception
+    assert any("does not match the sha256" in e for e in texts(app, "error"))
+
+
+def test_a_task_without_models_says_how_to_add_one(app):
+    app.run()
+    app.sidebar.selectbox(key="task_id").set_value("blood_smear")
+    app.run()
+    assert not app.exception
+    assert any("About page" in e for e in texts(app, "error"))
+
+
+# ---- gallery, models, about -----------------------------------------------------------------------
+
+
+def test_gallery_shows_only_synthetic_images_and_generates_from_a_seed(app):
+    app.run().switch_page("pages/gallery.py").run()
+    assert not app.exception and not app.error
+    shown = captions(app)
+    assert len(shown) == 1 + 8 + 8  # the pre-rendered grid, 8 new samples, 8 interpolation steps
+    assert all("SYNTHETIC" in c for c in shown)
+    app.number_input(key="gallery_seed").set_value(7)
+    app.run()
+    assert "SYNTHETIC (seed 7, #0)" in captions(app)
+
+
+def test_gallery_of_a_task_without_generators_says_so(app):
+    app.run()
+    app.sidebar.selectbox(key="task_id").set_value("brain_mri_binary")
+    app.run().switch_page("pages/gallery.py").run()
+    assert not app.exception
+    assert any("No GAN generators" in i for i in texts(app, "info"))
+
+
+def test_models_page_lists_every_card_with_a_comparison(app, models_dir):
+    app.run().switch_page("pages/models.py").run()
+    assert not app.exception
+    labels = " ".join(e.label for e in app.expander)
+    for name in ("tiny", "unsure", "real_tiny", "tampered"):
+        assert name in labels
+    assert app.dataframe[0].value.index.tolist() == ["tiny", "unsure"]  # the MRI task's comparison
+    assert any("pytest tests/test_app.py" in c.value for c in app.code)  # the producing command
+    assert captions(app) == ["roc"]  # the card's figure, found beside the card
+
+
+def test_about_page_names_every_dataset_and_the_disclaimer(app):
+    app.run().switch_page("pages/about.py").run()
+    text = " ".join(texts(app, "markdown") + texts(app, "error"))
+    assert "Not a medical device" in text
+    for task in TASKS.values():
+        assert task.dataset.url in text
+
+
+# ---- the helpers behind the pages ----------------------------------------------------------------
+
+
+def test_the_per_session_memo_keeps_only_the_most_recent_analyses():
+    from core.app_support import remember
+
+    memo, calls = {}, []
+    for key in ["a", "b", "a", "c"]:
+        remember(memo, key, lambda k=key: calls.append(k) or k.upper(), max_items=2)
+    assert calls == ["a", "b", "c"]  # "a" was reused, not recomputed
+    assert list(memo) == ["a", "c"]  # "b", least recently used, was dropped
+
+
+def test_an_unexpected_failure_is_a_sentence_and_its_message_is_not_logged(caplog):
+    from core.app_support import describe_failure
+
+    try:
+        raise RuntimeError("patient DOE^JANE pixel bytes")
+    except RuntimeError as exc:
+        sentence = describe_failure(exc, "reading the file")
+    assert sentence.startswith("Something unexpected went wrong while reading the file.")
+    assert "RuntimeError" in caplog.text and "DOE" not in caplog.text and "DOE" not in sentence
+
+
+def test_a_card_cannot_point_the_models_page_outside_its_folder(models_dir, monkeypatch, tmp_path):
+    from core.app_support import card_plots
+
+    monkeypatch.setattr(paths, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    for rel in (f"models/{MRI.id}/roc.png", "runs/tiny/history.png", "secret.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(png(phantom(0)))
+    card = {"task_id": MRI.id, "plots": {"roc": "roc.png", "leak": "../../secret.png", "gone": "missing.png"},
+            "training_run": {"plots": {"history": str(tmp_path / "runs/tiny/history.png"),
+                                       "other": str(tmp_path / "secret.png")}}}
+    assert card_plots(card) == {"history": tmp_path / "runs/tiny/history.png",
+                                "roc": tmp_path / "models" / MRI.id / "roc.png"}
+
+
+def test_interpolation_starts_and_ends_at_the_seeds_own_samples():
+    from core.app_support import generate_samples, interpolate
+    from core.models.dcgan import build_generator
+
+    generator = build_generator(size=32, channels=1)
+    path = interpolate(generator, 3, 4, steps=4)
+    assert len(path) == 4 and path[0].shape == (32, 32, 3) and path[0].dtype == np.uint8
+    assert np.array_equal(path[0], generate_samples(generator, 1, 3)[0])
+    assert np.array_equal(path[-1], generate_samples(generator, 1, 4)[0])
