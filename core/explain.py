@@ -264,3 +264,33 @@ def overlay(image_uint8: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4,
     levels = cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
     colored = cv2.cvtColor(cv2.applyColorMap(levels, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(rgb, 1.0 - alpha, colored, alpha, 0.0)
+
+
+def heatmap(served_model, image: np.ndarray, class_name: str | None = None,
+            method: str = "gradcam") -> np.ndarray:
+    """Class-activation map of a served model for one decoded image.
+
+    The image goes through the model card's own preprocessing first, so the map lines up
+    with the model-ready image (``served_model.prepare(image).image``), not the upload.
+
+    Args:
+        served_model: a ``core.inference.ServedModel``.
+        image: uint8 RGB pixels from ``core.io.load_image``.
+        class_name: class id to explain; None explains the predicted class.
+        method: a key of ``CAM_METHODS``.
+
+    Returns:
+        (H, W) float32 in [0, 1] at the model input size.
+
+    Raises:
+        ExplainError: unknown class or method.
+    """
+    prepared = served_model.prepare(image).image
+    if class_name is None:
+        class_name = served_model.predict(image).top_class
+    if class_name not in served_model.class_names:
+        raise ExplainError(f"Class '{class_name}' is not one of this model's classes: "
+                           f"{', '.join(served_model.class_names)}.")
+    index = list(served_model.class_names).index(class_name)
+    # The served graph takes 0..255 float images; its normalisation layer does the rest.
+    return class_activation_map(served_model.keras_model, prepared[None].astype(np.float32), index, method)[0]

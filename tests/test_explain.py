@@ -191,3 +191,30 @@ def test_overlay_with_alpha_one_shows_only_the_colour_map():
 def test_overlay_refuses_bad_input(image, heatmap, kwargs, message):
     with pytest.raises(ExplainError, match=message):
         overlay(image, heatmap, **kwargs)
+
+
+def test_heatmap_of_a_served_model_explains_the_predicted_class_by_default(tmp_path):
+    """core.explain.heatmap takes a served model and a raw upload, as the app does."""
+    from core import cards, inference
+
+    task = "blood_smear"
+    folder = tmp_path / task
+    folder.mkdir()
+    model = build_classifier("small_cnn", task, input_shape=(32, 32, 3))
+    model.save(folder / "toy.keras")
+    card = cards.build_card(
+        task_id=task, name="toy", class_names=["all", "hem"], input_shape=[32, 32, 3],
+        preprocessing={"id": "blood_smear", "params": {}}, architecture="small_cnn", backbone=None,
+        training_data={"dataset": "core.phantoms", "kind": "synthetic-phantoms", "seed": 0, "generator_version": "test"},
+        split_sizes={}, test_metrics={"accuracy": 0.5}, calibration={"temperature": 1.0},
+        latency_ms={}, params=model.count_params(), keras_file="toy.keras",
+        sha256=cards.sha256_file(folder / "toy.keras"), command="test",
+    )
+    cards.write_card(card, folder / "toy.card.json")
+    served = inference.load_model(task, "toy", models_dir=tmp_path)
+    image = np.zeros((80, 80, 3), np.uint8)
+    image[20:60, 20:60] = (150, 90, 200)
+    heat = explain.heatmap(served, image)
+    assert heat.shape == (32, 32) and heat.min() >= 0 and heat.max() <= 1
+    with pytest.raises(explain.ExplainError, match="all, hem"):
+        explain.heatmap(served, image, class_name="glioma")

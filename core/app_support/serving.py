@@ -140,10 +140,6 @@ def heatmap_of(served: Any, image: Any, class_id: str, method: str) -> tuple[Any
     Returns:
         ``(prepared uint8 RGB image, heatmap float HxW in [0, 1])``.
     """
-    from core.explain import class_activation_map
+    from core.explain import heatmap
 
-    prepared = served.prepare(image).image
-    # The model takes the prepared 0..255 image as it is; the map comes back at that resolution.
-    heat = class_activation_map(served.keras_model, prepared[None].astype("float32"),
-                                served.class_names.index(class_id), method)[0]
-    return prepared, heat
+    return served.prepare(image).image, heatmap(served, image, class_id, method)
