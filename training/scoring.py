@@ -1,0 +1,122 @@
+"""Scoring a trained classifier: logits and features of a split, latency, calibration, plots.
+
+Training and evaluation both score through a ``Forward`` (prepared batch -> logits, features),
+so the numbers in a model card and in an evaluation report are computed the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core import calibration, metrics, plots
+from core.models import FEATURES_LAYER, LOGITS_LAYER
+
+#: prepared float32 batch (n, H, W, 3) -> (logits (n, k), features (n, d)) as numpy.
+Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+PLOT_FILES = {
+    "history": "history.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "roc": "roc.png",
+    "reliability": "reliability.png",
+}
+
+
+def model_forward(model: keras.Model) -> Forward:
+    """A traced forward pass returning float32 logits and features (as the app computes them)."""
+    head = keras.Model(model.inputs, [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output])
+    height, width, channels = model.inputs[0].shape[1:]
+    # A fixed signature traces once; model.predict per image would rebuild a dataset each call.
+    fn = tf.function(lambda x: [tf.cast(t, tf.float32) for t in head(x, training=False)],
+                     input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32)])
+
+    def forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, features = fn(tf.constant(np.asarray(batch, dtype=np.float32)))
+        return logits.numpy(), features.numpy()
+
+    return forward
+
+
+def collect(forward: Forward, batches: Iterable, keep_images: int = 0) -> dict[str, np.ndarray]:
+    """Run ``forward`` over (images, labels) batches.
+
+    Args:
+        forward: see :data:`Forward`.
+        batches: a tf.data.Dataset (or iterable) of (images, one-hot or integer labels).
+
+    Returns:
+        ``logits`` (n, k), ``features`` (n, d), ``y`` (n,) int, and the first ``keep_images``
+        prepared ``images`` (for the latency measurement).
+    """
+    logits, features, labels, images = [], [], [], []
+    kept = 0
+    for x, y in batches:
+        x = np.asarray(x, dtype=np.float32)
+        lg, ft = forward(x)
+        logits.append(lg)
+        features.append(ft)
+        y = np.asarray(y)
+        labels.append(y.argmax(axis=1) if y.ndim == 2 else y)
+        if kept < keep_images:
+            images.append(x[: keep_images - kept])
+            kept += len(images[-1])
+    return {"logits": np.concatenate(logits), "features": np.concatenate(features),
+            "y": np.concatenate(labels).astype(np.int64),
+            "images": np.concatenate(images) if images else np.zeros((0, *x.shape[1:]), np.float32)}
+
+
+def measure_latency(forward: Forward, images: np.ndarray, n: int) -> dict:
+    """Per-image inference time, one image per forward pass, after a warm-up call.
+
+    Args:
+        forward: see :data:`Forward`.
+        images: prepared images (at least one).
+        n: how many images to time (the first n, cycling if there are fewer).
+
+    Returns:
+        core.metrics.latency_summary: min_ms, mean_ms, median_ms, max_ms, n.
+    """
+    forward(images[:1])  # tracing and first-call allocation are not inference time
+    seconds = []
+    for i in range(n):
+        one = images[i % len(images)][None]
+        start = time.perf_counter()
+        forward(one)
+        seconds.append(time.perf_counter() - start)
+    return metrics.latency_summary(seconds)
+
+
+def calibrated_report(val: dict, test: dict, class_names: list[str]) -> tuple[dict, dict, np.ndarray, np.ndarray]:
+    """Fit the temperature on validation logits, then score the test split with it.
+
+    Returns:
+        (calibration section, test metrics report, test probabilities before, after).
+    """
+    section = calibration.calibrate(val["logits"], val["y"], test["logits"], test["y"])
+    before = calibration.apply_temperature(test["logits"], 1.0)
+    after = calibration.apply_temperature(test["logits"], section["temperature"])
+    report = metrics.classification_report(test["y"], after, class_names)
+    report["ece"] = section["ece_after"]
+    return section, report, before, after
+
+
+def write_plots(out_dir: Path, class_names: list[str], y: np.ndarray, prob_after: np.ndarray,
+                prob_before: np.ndarray | None = None, history=None) -> dict[str, str]:
+    """The standard figures of a run or an evaluation; returns figure name -> written path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    if history is not None and len(history):
+        written["history"] = plots.plot_history(history, out_dir / PLOT_FILES["history"])
+    cm = metrics.classification_report(y, prob_after, class_names)["confusion_matrix"]
+    written["confusion_matrix"] = plots.plot_confusion_matrix(cm, class_names, out_dir / PLOT_FILES["confusion_matrix"])
+    written["roc"] = plots.plot_roc(y, prob_after, class_names, out_dir / PLOT_FILES["roc"])
+    before = prob_before if prob_before is not None else prob_after
+    after = prob_after if prob_before is not None else None
+    written["reliability"] = plots.plot_reliability(y, before, after, out_dir / PLOT_FILES["reliability"])
+    return {name: str(path) for name, path in written.items()}
