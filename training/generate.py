@@ -1,0 +1,229 @@
+"""Synthetic images from trained per-class generators, marked so they are never taken for real ones.
+
+    python -m training.generate --task brain_mri_binary --out data/synthetic --n 200 --seed 0
+
+Writes ``<out>/<class>/syn_<class>_<seed>_<index>.png`` (a class-per-folder layout core.data reads).
+Every file is named ``syn_...`` and carries PNG text metadata ``synthetic=true``,
+``generator_sha256``, ``seed``, ``index``, ``task`` and ``class``; ``core.io.read_image`` reports
+such a file as synthetic. A file that exists and is *not* marked synthetic is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from core import paths
+from core.cards import sha256_file
+from core.io import InvalidImageError, is_synthetic
+from core.tasks import get_task
+from training.cli import parse_config
+from training.config import ConfigError
+from training.gan_config import GenerateConfig
+
+log = logging.getLogger(__name__)
+MODULE = "training.generate"
+
+#: Folder below ``<models_dir>/<task>`` holding the generators (the app's gallery looks there too).
+GAN_FOLDER = "gan"
+SYNTHETIC_PREFIX = "syn_"
+
+
+def generators_dir(task_id: str, models_dir: str | os.PathLike | None = None) -> Path:
+    """``<models_dir>/<task>/gan``, where train_gan saves generators by default."""
+    return (Path(models_dir) if models_dir else paths.MODELS_DIR) / task_id / GAN_FOLDER
+
+
+def synthetic_name(class_id: str, seed: int, index: int) -> str:
+    """``syn_<class>_<seed>_<index>.png``: the name alone says the image is synthetic."""
+    return f"{SYNTHETIC_PREFIX}{class_id}_{seed}_{index}.png"
+
+
+def save_png_atomic(image: np.ndarray, path: str | os.PathLike, text: Mapping[str, object] | None = None) -> Path:
+    """Write a uint8 image (H, W), (H, W, 1) or (H, W, 3) as PNG with text chunks, via temp file + rename.
+
+    Args:
+        image: uint8 pixels.
+        path: destination ``.png``.
+        text: PNG text metadata (values are written as strings).
+
+    Returns:
+        The written path.
+    """
+    path = Path(path)
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim not in (2, 3):
+        raise ValueError(f"Expected a uint8 (H, W[, C]) image to save as {path.name}; got {array.dtype} {array.shape}.")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(str(key), str(value))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(array).save(fh, format="PNG", pnginfo=info)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def image_grid(images: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
+    """Tile (N, H, W, C) uint8 images into one image, ``cols`` per row, separated by black gaps."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    rows = -(-n // cols)
+    grid = np.zeros((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, c), np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, cols)
+        grid[r * (h + gap):r * (h + gap) + h, col * (w + gap):col * (w + gap) + w] = image
+    return grid
+
+
+def load_generator(path: str | os.PathLike, expected_sha256: str | None = None):
+    """Load a generator ``.keras`` safely, refusing one that differs from its card.
+
+    Args:
+        path: the generator file.
+        expected_sha256: the digest its card records (None: not checked).
+
+    Returns:
+        (keras.Model, sha256 of the file).
+
+    Raises:
+        ConfigError: missing, modified or unloadable file.
+    """
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Generator {path} does not exist; train it first with python -m training.train_gan.")
+    digest = sha256_file(path)
+    if expected_sha256 and digest != expected_sha256:
+        raise ConfigError(f"Generator {path.name} does not match the sha256 in its card: it was modified or "
+                          "corrupted after training. Retrain it or restore the original file.")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False), digest
+    except Exception as exc:  # Keras raises many types for a bad archive; all mean "cannot use this file"
+        raise ConfigError(f"Generator {path.name} could not be loaded safely ({type(exc).__name__}: {exc}).") from exc
+
+
+def _check_targets(targets: Sequence[Path]) -> None:
+    """Refuse before writing anything if a target exists and is not a synthetic image."""
+    for target in targets:
+        if not target.exists():
+            continue
+        try:
+            marked = target.is_file() and is_synthetic(target)
+        except InvalidImageError:
+            marked = False
+        if not marked:
+            raise ConfigError(f"Refusing to overwrite {target}: it exists and is not marked as a synthetic image. "
+                              "Choose an empty output folder or move that file.")
+
+
+def write_class_images(generator, task_id: str, class_id: str, n: int, out: str | os.PathLike, seed: int,
+                       generator_sha256: str, batch_size: int = 64) -> list[Path]:
+    """Generate ``n`` images of one class into ``<out>/<class>/``, each named and marked synthetic.
+
+    Args:
+        generator: a trained DCGAN generator (keras.Model).
+        task_id: the task (recorded in each file).
+        class_id: the class the generator imitates.
+        n: number of images.
+        out: root folder of the class-per-folder output.
+        seed: seed of the latent vectors (recorded in each file and its name).
+        generator_sha256: sha256 of the generator file (recorded in each file).
+        batch_size: images per forward pass.
+
+    Returns:
+        Paths written, in index order.
+
+    Raises:
+        ConfigError: a target exists and is not a synthetic image (nothing is written then).
+    """
+    from core.models.dcgan import generate as sample
+
+    task = get_task(task_id)
+    folder = Path(out) / class_id
+    targets = [folder / synthetic_name(class_id, seed, i) for i in range(n)]
+    _check_targets(targets)
+    images = sample(generator, n, seed=seed, batch_size=batch_size)
+    for index, (image, target) in enumerate(zip(images, targets)):
+        save_png_atomic(image, target, {"synthetic": "true", "generator_sha256": generator_sha256, "seed": seed,
+                                        "index": index, "task": task.id, "class": class_id})
+    return targets
+
+
+def find_generators(task_id: str, folder: str | os.PathLike, classes: Sequence[str] | None = None) -> dict[str, dict]:
+    """The generators of a task in ``folder``: class -> {"path", "card"} (card None when absent).
+
+    Raises:
+        ConfigError: a requested class has no generator file.
+    """
+    task = get_task(task_id)
+    folder = Path(folder)
+    wanted = list(classes) if classes else list(task.classes)
+    found = {}
+    for class_id in wanted:
+        path = folder / f"{class_id}.keras"
+        if not path.is_file():
+            if classes:
+                raise ConfigError(f"No generator for class '{class_id}' in {folder}; train it first: python -m "
+                                  f"training.train_gan --task {task.id} --class-id {class_id} --data <dataset>.")
+            continue
+        card_path = folder / f"{class_id}.card.json"
+        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
+        found[class_id] = {"path": path, "card": card}
+    if not found:
+        raise ConfigError(f"No generators for task '{task.id}' in {folder}; train them first with "
+                          "python -m training.train_gan.")
+    return found
+
+
+def generate(cfg: GenerateConfig) -> dict:
+    """Write ``cfg.n`` synthetic images per class.
+
+    Args:
+        cfg: the generation config.
+
+    Returns:
+        ``out`` (folder), ``classes`` (class -> {"n", "generator", "generator_sha256", "folder"}).
+    """
+    cfg.validate()
+    folder = Path(cfg.generators) if cfg.generators else generators_dir(cfg.task, cfg.models_dir)
+    result = {"out": str(cfg.out), "seed": cfg.seed, "classes": {}}
+    for class_id, found in find_generators(cfg.task, folder, cfg.classes).items():
+        if found["card"] is None:
+            log.warning("Generator %s has no card beside it; its integrity cannot be checked.", found["path"])
+        generator, digest = load_generator(found["path"], (found["card"] or {}).get("sha256"))
+        written = write_class_images(generator, cfg.task, class_id, cfg.n, cfg.out, cfg.seed, digest, cfg.batch_size)
+        result["classes"][class_id] = {"n": len(written), "generator": str(found["path"]),
+                                       "generator_sha256": digest, "folder": str(Path(cfg.out) / class_id)}
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Command-line entry: parse flags (and ``--config``), generate, print a summary."""
+    cfg = parse_config(GenerateConfig, argv, "python -m " + MODULE,
+                       "Write synthetic images per class from trained generators, marked as synthetic.")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    result = generate(cfg)
+    for class_id, info in result["classes"].items():
+        print(f"{class_id}: {info['n']} synthetic images in {info['folder']}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
