@@ -12,6 +12,7 @@ from PIL import Image
 
 from core.phantoms import (DIFFICULTIES, Difficulty, contact_sheet, make_image, write_dataset,
                            write_samples)
+from core.phantoms import MANIFEST_NAME
 from core.phantoms.__main__ import main
 from core.tasks import TASKS, UnknownTaskError
 
@@ -19,13 +20,17 @@ SMALL = 48
 EASY = DIFFICULTIES["easy"]  # no label noise: every image shows its class
 
 
+def _images(root: Path) -> list[Path]:
+    """Every file the dataset's layout holds (the generator's manifest is not part of it)."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
+
+
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in _images(root)}
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return [str(p.relative_to(root)) for p in _images(root)]
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -67,10 +72,9 @@ def test_br35h_layout_has_its_odd_names_spaces_mixed_case_and_extensions(tmp_pat
     root = write_dataset("brain_mri_binary", tmp_path, 5, seed=0, size=SMALL)
     names = {Path(f).name for f in _files(root)}
     assert {"Y1.jpg", "Y3.JPG", "Y5.jpeg", "no 1.jpg", "No2.jpg", "N3.jpg", "4 no.jpeg", "N5.JPG"} <= names
-    assert sorted(p.name for p in root.iterdir()) == ["no", "yes"]
-    for path in root.rglob("*"):
-        if path.is_file():
-            assert Image.open(path).format == "JPEG"
+    assert sorted(p.name for p in root.iterdir() if p.name != MANIFEST_NAME) == ["no", "yes"]
+    for path in _images(root):
+        assert Image.open(path).format == "JPEG"
 
 
 def test_busi_layout_writes_a_binary_mask_beside_every_image_and_a_second_lesion_mask(tmp_path):
@@ -277,3 +281,14 @@ def test_samples_for_the_app_are_two_per_class_per_task(tmp_path):
     write_samples(tmp_path, size=32)
     expected = sorted(f"{t}/{c}_{n}.png" for t, task in TASKS.items() for c in task.classes for n in (1, 2))
     assert _files(tmp_path) == expected
+
+
+def test_a_written_dataset_records_how_it_was_made_so_cards_can_say_synthetic(tmp_path):
+    import json
+
+    from core.phantoms import GENERATOR_VERSION
+
+    write_dataset("brain_mri_binary", tmp_path, per_class=2, seed=7, size=32, difficulty="easy")
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert manifest["seed"] == 7 and manifest["generator_version"] == GENERATOR_VERSION
+    assert manifest["per_class"] == {"no": 2, "yes": 2} and manifest["difficulty"] == "easy"

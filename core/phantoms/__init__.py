@@ -14,15 +14,12 @@ corner). Difficulty is tunable (noise, class overlap, label noise) so metrics st
 Command line: ``python -m core.phantoms --task breast_us --out data/busi --per-class 50 --seed 0``.
 """
 
-from .base import DIFFICULTIES, Difficulty, Phantom, resolve_difficulty
+from .base import DIFFICULTIES, GENERATOR_VERSION, MANIFEST_NAME, Difficulty, Phantom, resolve_difficulty
 from .generate import make_image
-from .layouts import LAYOUTS, image_rng, save_image, write_dataset
+from .layouts import LAYOUTS, image_rng, save_image, write_dataset, write_manifest
 from .sheet import contact_sheet, write_samples
 
-#: Version of the generator, recorded in model cards of demo weights trained on phantoms.
-GENERATOR_VERSION = "1.0"
-
 __all__ = [
-    "DIFFICULTIES", "Difficulty", "GENERATOR_VERSION", "LAYOUTS", "Phantom", "contact_sheet",
-    "image_rng", "make_image", "resolve_difficulty", "save_image", "write_dataset", "write_samples",
+    "DIFFICULTIES", "Difficulty", "GENERATOR_VERSION", "LAYOUTS", "MANIFEST_NAME", "Phantom", "contact_sheet",
+    "image_rng", "make_image", "resolve_difficulty", "save_image", "write_dataset", "write_manifest", "write_samples",
 ]

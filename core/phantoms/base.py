@@ -8,6 +8,12 @@ from typing import Mapping
 
 import numpy as np
 
+#: Version of the generator, recorded in model cards of demo weights trained on phantoms.
+GENERATOR_VERSION = "1.0"
+
+#: File written beside a generated dataset saying how it was made (seed, version, difficulty).
+MANIFEST_NAME = "phantoms.json"
+
 
 @dataclass(frozen=True)
 class Difficulty:

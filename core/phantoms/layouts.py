@@ -8,6 +8,8 @@ index), so adding classes or images never changes the images already there.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import tempfile
@@ -22,7 +24,7 @@ from tqdm import tqdm
 
 from ..tasks import Task, get_task
 from . import breast
-from .base import Difficulty
+from .base import GENERATOR_VERSION, MANIFEST_NAME, Difficulty
 from .generate import make_image
 
 #: file suffix (lower case) -> (Pillow format, save options); fixed options keep files byte-stable.
@@ -203,4 +205,23 @@ def write_dataset(task: str | Task, out_dir: str | os.PathLike, per_class: int |
             masks = list(ph.lesion_masks) or [ph.mask]
             for k, mask_path in enumerate(item.mask_paths):
                 save_image(masks[k] if k < len(masks) else np.zeros_like(ph.mask), mask_path)
+    write_manifest(Path(out_dir), task, counts, int(seed), size, difficulty)
     return root
+
+
+def write_manifest(out_dir: Path, task: Task, counts: Mapping[str, int], seed: int,
+                   size: int | tuple[int, int] | None, difficulty: str | Difficulty) -> Path:
+    """Record how a phantom folder was made, so a model trained on it can say so in its card.
+
+    The training scripts find this file in the dataset root or up to two folders above it.
+    """
+    level = difficulty if isinstance(difficulty, str) else dataclasses.asdict(difficulty)
+    manifest = {
+        "generator": "core.phantoms", "generator_version": GENERATOR_VERSION, "task": task.id,
+        "seed": seed, "per_class": dict(counts), "size": size, "difficulty": level,
+    }
+    path = out_dir / MANIFEST_NAME
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path
