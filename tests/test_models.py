@@ -268,3 +268,12 @@ def test_small_cnn_flops_match_the_arithmetic_of_its_layers():
 def test_mobilenet_v2_flops_match_the_published_300_million_multiply_adds():
     info = model_info(build_classifier("mobilenet_v2", TASK.id, (224, 224, 3)))
     assert math.isclose(info["flops"], 2 * 300e6, rel_tol=0.10)
+
+
+def test_a_backbone_trained_from_scratch_follows_batch_statistics_faster():
+    """Pretrained statistics move slowly on purpose; random ones must not lag the weights."""
+    from core.models.transfer import SCRATCH_BN_MOMENTUM
+
+    model = build_classifier("mobilenet_v2", "breast_us", input_shape=(64, 64, 3), weights=None)
+    momenta = {l.momentum for l in model.layers if isinstance(l, keras.layers.BatchNormalization)}
+    assert momenta == {SCRATCH_BN_MOMENTUM}

@@ -46,6 +46,9 @@ def test_a_two_epoch_run_publishes_a_model_its_card_vouches_for(phantom_dataset,
     assert sum(card["split_sizes"].values()) + card["training_data"]["duplicates_dropped"] == 16
     assert card["calibration"]["temperature"] > 0 and card["latency_ms"]["n"] == 3
     assert card["params"] > 0 and card["flops"] > 0
+    # The card reports how often the OOD detector refuses blank, noise, photo and other-modality probes.
+    assert set(card["ood"]["detection_rate_by_kind"]) == {"blank", "noise", "natural photo", "other modality"}
+    assert 0.0 <= card["ood"]["detection_rate"] <= 1.0 and 0.0 <= card["ood"]["test_false_rejection_rate"] <= 1.0
     assert sorted(p.name for p in folder.iterdir()) == [
         "tiny_cnn.card.json", "tiny_cnn.config.json", "tiny_cnn.keras", "tiny_cnn.ood.npz"]  # no temp files
 

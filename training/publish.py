@@ -11,12 +11,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
 
-from core import cards
+from core import cards, ood_probes
 from core.ood import OODDetectorError, fit_detector
+
+#: Probe images of each kind used to measure a detector's detection rate.
+PROBES_PER_KIND = 25
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +39,21 @@ def save_keras_atomic(model: keras.Model, path: Path) -> str:
     return cards.sha256_file(path)
 
 
-def fit_ood(train: dict, val: dict, path: Path) -> dict | None:
+def fit_ood(train: dict, val: dict, path: Path, probe: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+            test: dict | None = None, task_id: str | None = None) -> dict | None:
     """Fit the Mahalanobis detector on training features; None (with a warning) if it cannot be fitted.
 
+    Args:
+        train, val: scored splits (``features`` and ``y``).
+        path: where the detector's ``.ood.npz`` goes.
+        probe: raw uint8 images -> features (preprocessed as uploads are), used to measure the
+            detection rate on ``core.ood_probes`` images (blank, noise, natural photos, other modalities).
+        test: the scored test split, for the rate of in-distribution images wrongly refused.
+        task_id: the task whose modality the probes must not look like.
+
     Returns:
-        The card's ``ood`` section: method, file, sha256, threshold.
+        The card's ``ood`` section: method, file, sha256, threshold, and (with ``probe``) the
+        detection rate overall and per probe kind, plus the test false-rejection rate.
     """
     try:
         detector = fit_detector(train["features"], train["y"], val["features"])
@@ -48,7 +62,23 @@ def fit_ood(train: dict, val: dict, path: Path) -> dict | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = detector.save(path)
-    return {"method": "mahalanobis", "file": path.name, "sha256": digest, "threshold": float(detector.threshold)}
+    section = {"method": "mahalanobis", "file": path.name, "sha256": digest, "threshold": float(detector.threshold)}
+    if test is not None:
+        section["test_false_rejection_rate"] = float(detector.is_out_of_distribution(test["features"]).mean())
+    if probe is not None and task_id is not None:
+        section.update(probe_detection_rates(detector, probe, task_id))
+    return section
+
+
+def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], np.ndarray], task_id: str,
+                          per_kind: int = PROBES_PER_KIND) -> dict:
+    """Share of each kind of probe image the detector refuses (what the card reports)."""
+    kinds, images = zip(*ood_probes.probe_images(task_id, per_kind=per_kind, seed=0))
+    flagged = detector.is_out_of_distribution(probe(list(images)))
+    kinds = np.array(kinds)
+    per = {kind: float(flagged[kinds == kind].mean()) for kind in ood_probes.PROBES}
+    return {"detection_rate": float(flagged.mean()), "detection_rate_by_kind": per,
+            "probe_set": f"core.ood_probes, {per_kind} images per kind, seed 0"}
 
 
 def publish(model: keras.Model, folder: Path, name: str, card_fields: dict, ood: dict | None = None) -> Path:

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import keras
+import numpy as np
 
 from core import paths
 from core.models import build_classifier, get_spec, model_info
+from core.preprocess import prepare
 from core.tasks import get_task
 from training import datasets, loop, publish, scoring
 from training.cli import parse_config, to_command, to_dict, user_errors, write_json_atomic
@@ -43,6 +45,7 @@ class RunResult:
     train_features: dict | None  # None unless cfg.ood
     val_features: dict
     is_chief: bool = True
+    test_scores: dict | None = None
 
 
 def run_dir_for(cfg: TrainConfig) -> Path:
@@ -166,7 +169,20 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
     write_json_atomic(metrics, run_dir / "metrics.json")
     datasets.write_splits(data, run_dir / "splits.csv")
     return RunResult(model, metrics, fit, data, _card_fields(cfg, data, metrics, run_dir),
-                     scored.get("train"), scored["val"], rt.is_chief)
+                     scored.get("train"), scored["val"], rt.is_chief, scored["test"])
+
+
+def upload_features(cfg: TrainConfig, model: keras.Model) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """Raw images -> penultimate features, preprocessed exactly as the app does with an upload."""
+    task = get_task(cfg.task)
+    size = datasets.input_size(cfg, task)
+    forward = scoring.model_forward(model)
+
+    def features(images: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack([prepare(image, task.id, size).image for image in images]).astype(np.float32)
+        return forward(batch)[1]
+
+    return features
 
 
 def train(cfg: TrainConfig, command: str | None = None,
@@ -192,8 +208,9 @@ def train(cfg: TrainConfig, command: str | None = None,
     if not result.is_chief:
         return {**result.metrics, "keras_file": None, "card_file": None, "ood": None}
     folder = models_dir_for(cfg)
-    ood = publish.fit_ood(result.train_features, result.val_features, folder / f"{cfg.run_name}.ood.npz") \
-        if cfg.ood else None
+    ood = publish.fit_ood(result.train_features, result.val_features, folder / f"{cfg.run_name}.ood.npz",
+                          probe=upload_features(cfg, result.model), test=result.test_scores,
+                          task_id=cfg.task) if cfg.ood else None
     card_path = publish.publish(result.model, folder, cfg.run_name,
                                 {**result.card_fields, "command": command or to_command(MODULE, cfg)}, ood)
     write_json_atomic(to_dict(cfg), folder / f"{cfg.run_name}.config.json")
