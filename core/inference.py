@@ -48,7 +48,8 @@ logger = logging.getLogger(__name__)
 #: Images per forward pass in ``predict_batch``; bounds memory for large uploads.
 BATCH_SIZE = 32
 
-OodScorer = Callable[[np.ndarray], np.ndarray]
+#: (features, prepared images) -> OOD scores, higher = stranger.
+OodScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _load_mahalanobis(section: Mapping, folder: Path) -> OodScorer:
     return detector.score
 
 
-#: card ``ood.method`` -> loader of a scoring function (features -> scores, higher = stranger).
+#: card ``ood.method`` -> loader of a scoring function ((features, images) -> scores, higher = stranger).
 OOD_LOADERS: dict[str, Callable[[Mapping, Path], OodScorer]] = {"mahalanobis": _load_mahalanobis}
 
 
@@ -180,9 +181,9 @@ class ServedModel:
         logits, features = self._forward(tf.constant(batch))
         return logits.numpy(), features.numpy()
 
-    def _predictions(self, logits: np.ndarray, features: np.ndarray) -> list[Prediction]:
+    def _predictions(self, logits: np.ndarray, features: np.ndarray, images: np.ndarray) -> list[Prediction]:
         probs = apply_temperature(logits, self.temperature)
-        scores = self._ood_scorer(features) if self._ood_scorer is not None else [None] * len(probs)
+        scores = self._ood_scorer(features, images) if self._ood_scorer is not None else [None] * len(probs)
         out = []
         for row, score in zip(probs, scores):
             top = self.class_names[int(row.argmax())]
@@ -212,7 +213,7 @@ class ServedModel:
         out: list[Prediction] = []
         for start in range(0, len(prepared), BATCH_SIZE):
             batch = np.stack(prepared[start:start + BATCH_SIZE]).astype(np.float32)
-            out += self._predictions(*self.logits_and_features(batch))
+            out += self._predictions(*self.logits_and_features(batch), batch)
         return out
 
     def predict(self, image: np.ndarray) -> Prediction:

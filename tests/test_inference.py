@@ -167,8 +167,9 @@ def _write_detector(folder, threshold):
 
 def test_an_image_the_ood_detector_rejects_gets_no_label(tmp_path):
     (tmp_path / TASK.id).mkdir()
-    digest = _write_detector(tmp_path / TASK.id, threshold=-1.0)  # every distance exceeds -1: all rejected
-    ood = {"method": "mahalanobis", "file": "tiny.ood.npz", "sha256": digest, "threshold": -1.0,
+    # A feature threshold of ~0 makes every image's score/threshold ratio exceed the card's 1.0.
+    digest = _write_detector(tmp_path / TASK.id, threshold=1e-12)
+    ood = {"method": "mahalanobis", "file": "tiny.ood.npz", "sha256": digest, "threshold": 1.0,
            "detection_rate": 1.0}
     install(tmp_path, "tiny", ood=ood)
     prediction = load_model(TASK.id, models_dir=tmp_path).predict(mri_image())

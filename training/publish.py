@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from core import cards, ood_probes
-from core.ood import OODDetectorError, fit_detector
+from core.ood import OODDetectorError, fit_ood_detector
 
 #: Probe images of each kind used to measure a detector's detection rate.
 PROBES_PER_KIND = 25
@@ -39,16 +39,17 @@ def save_keras_atomic(model: keras.Model, path: Path) -> str:
     return cards.sha256_file(path)
 
 
-def fit_ood(train: dict, val: dict, path: Path, probe: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+def fit_ood(train: dict, val: dict, path: Path, probe: Callable[[list[np.ndarray]], tuple] | None = None,
             test: dict | None = None, task_id: str | None = None) -> dict | None:
     """Fit the Mahalanobis detector on training features; None (with a warning) if it cannot be fitted.
 
     Args:
-        train, val: scored splits (``features`` and ``y``).
+        train, val: scored splits (``features``, ``y`` and, for the input-statistics part, ``images``).
         path: where the detector's ``.ood.npz`` goes.
-        probe: raw uint8 images -> features (preprocessed as uploads are), used to measure the
+        probe: raw uint8 images -> (features, prepared images), as for an upload; measures the
             detection rate on ``core.ood_probes`` images (blank, noise, natural photos, other modalities).
-        test: the scored test split, for the rate of in-distribution images wrongly refused.
+        test: the scored test split (``features``, ``images``), for the rate of in-distribution
+            images wrongly refused.
         task_id: the task whose modality the probes must not look like.
 
     Returns:
@@ -56,25 +57,29 @@ def fit_ood(train: dict, val: dict, path: Path, probe: Callable[[list[np.ndarray
         detection rate overall and per probe kind, plus the test false-rejection rate.
     """
     try:
-        detector = fit_detector(train["features"], train["y"], val["features"])
+        detector = fit_ood_detector(train["features"], train["y"], val["features"],
+                                    train.get("images"), val.get("images"))
     except (OODDetectorError, ValueError, np.linalg.LinAlgError) as exc:
         log.warning("No out-of-distribution detector for this model: %s", exc)
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = detector.save(path)
-    section = {"method": "mahalanobis", "file": path.name, "sha256": digest, "threshold": float(detector.threshold)}
+    section = {"method": "mahalanobis", "file": path.name, "sha256": digest, "threshold": float(detector.threshold),
+               "parts": ["penultimate features"] + (["input image statistics"] if detector.inputs else [])}
     if test is not None:
-        section["test_false_rejection_rate"] = float(detector.is_out_of_distribution(test["features"]).mean())
+        n = len(test.get("images", ())) or len(test["features"])
+        refused = detector.is_out_of_distribution(test["features"][:n], test.get("images"))
+        section["test_false_rejection_rate"] = float(refused.mean())
     if probe is not None and task_id is not None:
         section.update(probe_detection_rates(detector, probe, task_id))
     return section
 
 
-def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], np.ndarray], task_id: str,
+def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], tuple], task_id: str,
                           per_kind: int = PROBES_PER_KIND) -> dict:
     """Share of each kind of probe image the detector refuses (what the card reports)."""
     kinds, images = zip(*ood_probes.probe_images(task_id, per_kind=per_kind, seed=0))
-    flagged = detector.is_out_of_distribution(probe(list(images)))
+    flagged = detector.is_out_of_distribution(*probe(list(images)))
     kinds = np.array(kinds)
     per = {kind: float(flagged[kinds == kind].mean()) for kind in ood_probes.PROBES}
     return {"detection_rate": float(flagged.mean()), "detection_rate_by_kind": per,

@@ -52,7 +52,7 @@ def collect(forward: Forward, batches: Iterable, keep_images: int = 0) -> dict[s
 
     Returns:
         ``logits`` (n, k), ``features`` (n, d), ``y`` (n,) int, and the first ``keep_images``
-        prepared ``images`` (for the latency measurement).
+        prepared ``images`` as uint8 (for the latency measurement and the OOD input statistics).
     """
     logits, features, labels, images = [], [], [], []
     kept = 0
@@ -64,11 +64,12 @@ def collect(forward: Forward, batches: Iterable, keep_images: int = 0) -> dict[s
         y = np.asarray(y)
         labels.append(y.argmax(axis=1) if y.ndim == 2 else y)
         if kept < keep_images:
-            images.append(x[: keep_images - kept])
+            # Prepared images are whole numbers 0..255: uint8 keeps a thousand of them small.
+            images.append(x[: keep_images - kept].astype(np.uint8))
             kept += len(images[-1])
     return {"logits": np.concatenate(logits), "features": np.concatenate(features),
             "y": np.concatenate(labels).astype(np.int64),
-            "images": np.concatenate(images) if images else np.zeros((0, *x.shape[1:]), np.float32)}
+            "images": np.concatenate(images) if images else np.zeros((0, *x.shape[1:]), np.uint8)}
 
 
 def measure_latency(forward: Forward, images: np.ndarray, n: int) -> dict:

@@ -31,6 +31,8 @@ from training.runtime import runtime
 
 log = logging.getLogger(__name__)
 MODULE = "training.train_classifier"
+#: Prepared images per split kept in memory for the OOD detector's input statistics.
+OOD_STAT_IMAGES = 1000
 
 
 @dataclass
@@ -106,7 +108,7 @@ def _score(cfg: TrainConfig, model: keras.Model, data: datasets.PreparedData) ->
     scored = {
         name: scoring.collect(forward, datasets.core_data.make_dataset(
             df, task, size, cfg.batch_size, training=False, cache=False),
-            keep_images=min(cfg.latency_samples, 64) if name == "test" else 0)
+            keep_images=OOD_STAT_IMAGES if cfg.ood else (min(cfg.latency_samples, 64) if name == "test" else 0))
         for name, df in data.splits.items() if name != "train" or cfg.ood
     }
     return scored, scoring.measure_latency(forward, scored["test"]["images"], cfg.latency_samples)
@@ -172,15 +174,15 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
                      scored.get("train"), scored["val"], rt.is_chief, scored["test"])
 
 
-def upload_features(cfg: TrainConfig, model: keras.Model) -> Callable[[list[np.ndarray]], np.ndarray]:
-    """Raw images -> penultimate features, preprocessed exactly as the app does with an upload."""
+def upload_features(cfg: TrainConfig, model: keras.Model) -> Callable[[list[np.ndarray]], tuple]:
+    """Raw images -> (penultimate features, prepared images), preprocessed as the app does an upload."""
     task = get_task(cfg.task)
     size = datasets.input_size(cfg, task)
     forward = scoring.model_forward(model)
 
     def features(images: list[np.ndarray]) -> np.ndarray:
         batch = np.stack([prepare(image, task.id, size).image for image in images]).astype(np.float32)
-        return forward(batch)[1]
+        return forward(batch)[1], batch
 
     return features
 
