@@ -49,14 +49,17 @@ def test_a_two_epoch_run_publishes_a_model_its_card_vouches_for(phantom_dataset,
     # The card reports how often the OOD detector refuses blank, noise, photo and other-modality probes.
     assert set(card["ood"]["detection_rate_by_kind"]) == {"blank", "noise", "natural photo", "other modality"}
     assert 0.0 <= card["ood"]["detection_rate"] <= 1.0 and 0.0 <= card["ood"]["test_false_rejection_rate"] <= 1.0
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "tiny_cnn.card.json", "tiny_cnn.config.json", "tiny_cnn.keras", "tiny_cnn.ood.npz"]  # no temp files
+    assert sorted(p.name for p in folder.iterdir()) == [  # no temp files
+        "tiny_cnn.card.json", "tiny_cnn.config.json", "tiny_cnn.confusion_matrix.png", "tiny_cnn.history.png",
+        "tiny_cnn.keras", "tiny_cnn.ood.npz", "tiny_cnn.reliability.png", "tiny_cnn.roc.png"]
 
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert history["epoch"].tolist() == [1, 2]
     assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(history.columns)
     for name in ("history", "confusion_matrix", "roc", "reliability"):
         assert Path(card["training_run"]["plots"][name]).stat().st_size > 0
+        # The figures also travel with the model, for the app's Models page.
+        assert (folder / card["plots"][name]).read_bytes() == Path(card["training_run"]["plots"][name]).read_bytes()
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["epochs"] == 2 and saved["run"] == "tiny_cnn"
 

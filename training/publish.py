@@ -86,6 +86,22 @@ def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], tuple], 
             "probe_set": f"core.ood_probes, {per_kind} images per kind, seed 0"}
 
 
+def ship_plots(run_plots: dict, folder: Path, name: str) -> dict[str, str]:
+    """Copy a run's figures beside the served model, so they travel with it (run folders are not shipped).
+
+    Returns:
+        figure name -> file name relative to the card's folder.
+    """
+    shipped = {}
+    for figure, source in run_plots.items():
+        target = folder / f"{name}.{figure}.png"
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        shipped[figure] = target.name
+    return shipped
+
+
 def publish(model: keras.Model, folder: Path, name: str, card_fields: dict, ood: dict | None = None) -> Path:
     """Write ``<folder>/<name>.keras`` and ``<name>.card.json``.
 
@@ -104,8 +120,9 @@ def publish(model: keras.Model, folder: Path, name: str, card_fields: dict, ood:
     """
     keras_path = folder / f"{name}.keras"
     digest = save_keras_atomic(model, keras_path)
+    plots = ship_plots((card_fields.get("training_run") or {}).get("plots") or {}, folder, name)
     try:
-        card = cards.build_card(**card_fields, keras_file=keras_path.name, sha256=digest, ood=ood)
+        card = cards.build_card(**card_fields, keras_file=keras_path.name, sha256=digest, ood=ood, plots=plots)
         return cards.write_card(card, cards.card_path_for(keras_path))
     except cards.CardError:
         keras_path.unlink(missing_ok=True)
