@@ -275,6 +275,7 @@ def save_closest_pairs_png(generated, real, distances, indices, out_png: str | P
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=100)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the app's user must be able to read it
         os.replace(tmp, out_png)
     finally:
         if os.path.exists(tmp):

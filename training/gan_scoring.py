@@ -100,7 +100,7 @@ def _memorisation(generated: np.ndarray, real: np.ndarray, closest_png: Path) ->
         "metric": "RMS pixel difference (0-1) at 32x32 to the nearest real training image; 0 = an exact copy",
         "min": float(dist.min()), "median": float(np.median(dist)), "mean": float(dist.mean()),
         "real_to_real_median": None if reference is None else float(np.median(reference)),
-        "closest_pairs_png": str(closest_png),
+        "closest_pairs_png": closest_png.name,  # beside the card, so the path survives a copy
     }
 
 

@@ -264,7 +264,7 @@ def train_gan(cfg: GanConfig, command: str | None = None, table: pd.DataFrame | 
     card = _card(cfg, table, split, quality, keras_path, digest, command or to_command(MODULE, cfg), run_dir)
     card_path = write_json_atomic(card, out / f"{cfg.class_id}.card.json")  # last: the app reads it first
     return {"keras_file": str(keras_path), "card_file": str(card_path), "grid_file": str(grid_path),
-            "closest_pairs_file": quality["memorisation"].get("closest_pairs_png"), "sha256": digest,
+            "closest_pairs_file": str(closest) if closest.exists() else None, "sha256": digest,
             "losses_csv": str(run_dir / LOSS_FILE), "losses_png": str(run_dir / "losses.png"),
             "quality": quality, "n_real_images": int(len(real)), "epochs_run": epochs_run}
 
