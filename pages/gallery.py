@@ -23,6 +23,9 @@ class_id = st.selectbox("Class", list(assets), format_func=task.class_names.get,
 item = assets[class_id]
 if item.grid:
     st.image(str(item.grid), caption=f"SYNTHETIC - pre-rendered {task.class_names[class_id]} samples")
+summary = app.quality_summary(item.card)
+if summary:
+    st.caption(summary)
 if item.generator is None:
     st.info("Only pre-rendered samples exist for this class; its generator file is not in the models folder.")
     st.stop()

@@ -400,3 +400,14 @@ def test_interpolation_starts_and_ends_at_the_seeds_own_samples():
     assert len(path) == 4 and path[0].shape == (32, 32, 3) and path[0].dtype == np.uint8
     assert np.array_equal(path[0], generate_samples(generator, 1, 3)[0])
     assert np.array_equal(path[-1], generate_samples(generator, 1, 4)[0])
+
+
+def test_the_gallery_states_how_good_a_generator_is_from_its_card():
+    from core.app_support import quality_summary
+
+    card = {"epochs": 60, "training_data": {"kind": "synthetic-phantoms"},
+            "quality": {"fidelity": {"fid": 136.9}, "diversity": {"ms_ssim_generated": 0.92, "ms_ssim_real": 0.19}}}
+    summary = quality_summary(card)
+    assert "FID 136.9" in summary and "MS-SSIM 0.92" in summary and "0.19 between real images" in summary
+    assert "60 epochs on synthetic-phantoms" in summary
+    assert quality_summary({"quality": {}}) is None

@@ -8,7 +8,8 @@ from core.app_support.cards import (
     DEMO_BANNER, MISSING, card_details, card_plots, card_summary, comparison_table, confusion_frame, is_demo,
     per_class_frame, provenance,
 )
-from core.app_support.gallery import GanAssets, gan_assets, generate_samples, interpolate, load_generator
+from core.app_support.gallery import (GanAssets, gan_assets, generate_samples, interpolate, load_generator,
+                                      quality_summary)
 from core.app_support.serving import (
     CAM_LABELS, analyse, analysis_key, bundled_samples, card_of, heatmap_of, load_served_model, model_names,
     remember, served_model_args, session_defaults,
@@ -22,7 +23,7 @@ __all__ = [
     "CAM_LABELS", "DEMO_BANNER", "DICOM_FIELDS", "FAILURE_TEMPLATES", "FileResult", "GanAssets", "MISSING",
     "STATUS_TEXT", "Verdict", "analyse", "analysis_key", "bundled_samples", "card_details", "card_of",
     "card_plots", "card_summary", "comparison_table", "confusion_frame", "describe_failure", "dicom_facts",
-    "gan_assets", "generate_samples", "heatmap_of", "interpolate", "is_demo", "load_generator",
+    "gan_assets", "generate_samples", "heatmap_of", "interpolate", "is_demo", "load_generator", "quality_summary",
     "load_served_model", "model_names", "per_class_frame", "png_bytes", "probability_frame", "provenance",
     "remember", "served_model_args", "session_defaults", "verdict",
 ]

@@ -138,3 +138,26 @@ def interpolate(generator: Any, seed_a: int, seed_b: int, steps: int) -> list[np
     a, b = fixed_latents(1, dim, seed_a)[0], fixed_latents(1, dim, seed_b)[0]
     latents = np.stack([_slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
     return _as_rgb(from_gan_range(generator(latents, training=False)))
+
+
+def quality_summary(card: dict | None) -> str | None:
+    """One sentence on how good a generator is, from its card (None when the card has no figures).
+
+    MS-SSIM near 1 means the generator repeats itself (mode collapse); real images of one class
+    give the reference value. FID/KID are computed on the task classifier's own features.
+    """
+    quality = (card or {}).get("quality") or {}
+    fid = (quality.get("fidelity") or {}).get("fid")
+    diversity = quality.get("diversity") or {}
+    parts = []
+    if fid is not None:
+        parts.append(f"FID {fid:.1f} on the classifier's features (lower is closer to real)")
+    if diversity.get("ms_ssim_generated") is not None and diversity.get("ms_ssim_real") is not None:
+        parts.append(f"MS-SSIM {diversity['ms_ssim_generated']:.2f} between samples vs "
+                     f"{diversity['ms_ssim_real']:.2f} between real images (near 1 = repetitive)")
+    if not parts:
+        return None
+    epochs = (card or {}).get("epochs")
+    trained = f"Trained {epochs} epochs on {(card.get('training_data') or {}).get('kind', 'unknown')} data. " \
+        if epochs else ""
+    return trained + "; ".join(parts) + "."
