@@ -178,21 +178,25 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def write_json_atomic(data: Any, path: str | Path) -> Path:
-    """Write JSON through a temp file and rename, so a reader never sees half a file."""
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write text through a temp file and rename, so a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, default=str)
-            fh.write("\n")
+            fh.write(text)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(data: Any, path: str | Path) -> Path:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    return write_text_atomic(json.dumps(data, indent=2, default=str) + "\n", path)
 
 
 def to_command(module: str, cfg: Any) -> str:

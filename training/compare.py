@@ -21,7 +21,7 @@ import pandas as pd
 from core import paths
 from core.models import get_spec
 from training import datasets, loop, publish
-from training.cli import parse_config, to_command, to_dict, user_errors, write_json_atomic
+from training.cli import parse_config, to_command, to_dict, user_errors, write_json_atomic, write_text_atomic
 from training.config import CompareConfig
 from training.train_classifier import check_model_config, fit_and_score, models_dir_for
 
@@ -90,11 +90,8 @@ def compare(cfg: CompareConfig) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     files = {"markdown": str(out / "compare.md"), "csv": str(out / "compare.csv"), "json": str(out / "compare.json")}
     write_json_atomic({"task": base.task, "split_sizes": data.split_sizes, "rows": rows}, files["json"])
-    for suffix, text in (("csv", table.to_csv(index=False)),
-                         ("md", _markdown(table, cfg, data.split_sizes["test"]))):
-        tmp = out / f".compare.{suffix}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out / f"compare.{suffix}")
+    write_text_atomic(table.to_csv(index=False), files["csv"])
+    write_text_atomic(_markdown(table, cfg, data.split_sizes["test"]), files["markdown"])
     table.attrs["files"] = files
     return table
 

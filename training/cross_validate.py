@@ -23,7 +23,7 @@ import numpy as np
 from core import paths
 from core.data import kfold_splits
 from training import datasets, loop
-from training.cli import parse_config, to_dict, user_errors, write_json_atomic
+from training.cli import parse_config, to_dict, user_errors, write_json_atomic, write_text_atomic
 from training.config import CrossValidateConfig
 from training.train_classifier import check_model_config, fit_and_score
 
@@ -122,9 +122,7 @@ def cross_validate(cfg: CrossValidateConfig) -> dict:
         "files": {"json": str(out / "cv.json"), "markdown": str(out / "cv.md")},
     }
     write_json_atomic(result, out / "cv.json")
-    tmp = out / ".cv.md.tmp"
-    tmp.write_text(to_markdown(result), encoding="utf-8")
-    tmp.replace(out / "cv.md")
+    write_text_atomic(to_markdown(result), out / "cv.md")
     return result
 
 

@@ -26,7 +26,7 @@ from core.inference import ModelIntegrityError, ServedModel, load_model
 from core.metrics import classification_report, to_markdown
 from core.models import model_info
 from training import scoring
-from training.cli import parse_config, to_dict, user_errors, write_json_atomic
+from training.cli import parse_config, to_dict, user_errors, write_json_atomic, write_text_atomic
 from training.config import EvaluateConfig
 from training.datasets import limit_per_class
 
@@ -111,9 +111,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     files["markdown"] = str(out / "report.md")
     result["files"] = files
     write_json_atomic(result, out / "report.json")
-    tmp = out / ".report.md.tmp"
-    tmp.write_text(_markdown(result, served), encoding="utf-8")
-    tmp.replace(out / "report.md")
+    write_text_atomic(_markdown(result, served), out / "report.md")
     return result
 
 

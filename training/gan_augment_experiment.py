@@ -27,7 +27,7 @@ import pandas as pd
 from core import paths
 from core.tasks import get_task
 from training import datasets
-from training.cli import parse_config, to_dict, write_json_atomic
+from training.cli import parse_config, to_dict, write_json_atomic, write_text_atomic
 from training.config import ConfigError, TrainConfig
 from training.gan_config import GanConfig, GanExperimentConfig
 from training.generate import find_generators, generators_dir, load_generator, write_class_images
@@ -245,9 +245,7 @@ def run_experiment(cfg: GanExperimentConfig) -> dict:
         "files": {"json": str(out / "experiment.json"), "markdown": str(out / "experiment.md")},
     }
     write_json_atomic(result, out / "experiment.json")
-    tmp = out / ".experiment.md.tmp"
-    tmp.write_text(to_markdown(result), encoding="utf-8")
-    tmp.replace(out / "experiment.md")
+    write_text_atomic(to_markdown(result), out / "experiment.md")
     return result
 
 
