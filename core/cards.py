@@ -12,16 +12,15 @@ import hashlib
 import importlib.metadata
 import json
 import math
-import os
 import platform
 import re
 import shlex
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from core.atomic import atomic_write
 from core.tasks import TASKS
 
 SCHEMA_VERSION = 1
@@ -244,17 +243,9 @@ def write_card(card: dict, path: str | Path) -> Path:
     if problems:
         raise CardError(f"Refusing to write an invalid model card to {Path(path).name}:\n- " + "\n- ".join(problems))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(card, fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the app may run as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as fh:
+        json.dump(card, fh, indent=2, allow_nan=False)
+        fh.write("\n")
     return path
 
 

@@ -13,14 +13,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
+
+from core.atomic import atomic_write
 import tensorflow as tf
 from keras import ops
 from matplotlib.figure import Figure
@@ -271,15 +271,8 @@ def save_closest_pairs_png(generated, real, distances, indices, out_png: str | P
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out_png.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the app's user must be able to read it
-        os.replace(tmp, out_png)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(out_png) as fh:
+        fig.savefig(fh, format="png", dpi=100)
     return out_png
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from core.atomic import atomic_write
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 
@@ -142,12 +144,9 @@ def fit_detector(
 
 
 def _save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> str:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_write(path) as fh:
         np.savez(fh, **arrays)
-    tmp.replace(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def image_statistics(images: np.ndarray) -> np.ndarray:

@@ -7,8 +7,6 @@ PNG is written to a temporary file and renamed, so a crash never leaves half an 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -17,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
+from core.atomic import atomic_write
 from core.metrics import MetricsError, check_predictions, expected_calibration_error, reliability_bins
 
 #: History columns plotted side by side: panel title -> (train column, validation column).
@@ -39,15 +38,8 @@ def _save_atomic(fig: Figure, out_png: str | Path) -> Path:
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(suffix=".png.tmp", dir=out_png.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports and the app must be able to read it
-        os.replace(tmp, out_png)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out_png) as fh:
+        fig.savefig(fh, format="png")
     return out_png
 
 

@@ -136,7 +136,7 @@ def test_imbalanced_per_class_counts_are_honoured(tmp_path):
 
 def test_nothing_half_written_is_left_behind(tmp_path, monkeypatch):
     write_dataset("brain_mri_binary", tmp_path / "ok", 2, seed=0, size=SMALL)
-    assert not [p for p in (tmp_path / "ok").rglob("*") if p.name.endswith(".part")]
+    assert not [p for p in (tmp_path / "ok").rglob("*") if p.name.endswith(".tmp")]
 
     def broken_save(self, fp, *args, **kwargs):
         fp.write(b"partial")
@@ -292,3 +292,4 @@ def test_a_written_dataset_records_how_it_was_made_so_cards_can_say_synthetic(tm
     manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
     assert manifest["seed"] == 7 and manifest["generator_version"] == GENERATOR_VERSION
     assert manifest["per_class"] == {"no": 2, "yes": 2} and manifest["difficulty"] == "easy"
+

@@ -11,13 +11,13 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import shlex
 import sys
-import tempfile
 import types
 import typing
 from pathlib import Path
+
+from core.atomic import atomic_write
 from typing import Any, Iterator, Sequence, TypeVar
 
 import yaml
@@ -181,16 +181,8 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 def write_text_atomic(text: str, path: str | Path) -> Path:
     """Write text through a temp file and rename, so a reader never sees half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
     return path
 
 

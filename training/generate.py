@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from core.atomic import atomic_write
 from core import paths
 from core.cards import sha256_file
 from core.io import InvalidImageError, is_synthetic
@@ -66,16 +66,8 @@ def save_png_atomic(image: np.ndarray, path: str | os.PathLike, text: Mapping[st
     info = PngImagePlugin.PngInfo()
     for key, value in (text or {}).items():
         info.add_text(str(key), str(value))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(array).save(fh, format="PNG", pnginfo=info)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        Image.fromarray(array).save(fh, format="PNG", pnginfo=info)
     return path
 
 

@@ -21,7 +21,6 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -34,6 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from core.atomic import atomic_write
 from core import data as core_data
 from core import paths
 from core.cards import library_versions
@@ -146,15 +146,8 @@ def plot_losses(csv_path: Path, out_png: Path) -> Path:
     ax.set_ylabel("loss (binary cross-entropy)")
     ax.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(suffix=".png.tmp", dir=out_png.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_png)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out_png) as fh:
+        fig.savefig(fh, format="png")
     return out_png
 
 

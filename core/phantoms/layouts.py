@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..atomic import atomic_write
 from ..tasks import Task, get_task
 from . import breast
 from .base import GENERATOR_VERSION, MANIFEST_NAME, Difficulty
@@ -72,16 +72,8 @@ def save_image(array: np.ndarray, path: Path) -> Path:
         fmt, options = FORMATS[path.suffix.lower()]
     except KeyError:
         raise ValueError(f"Cannot write '{path.name}': use one of {', '.join(FORMATS)}.") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(array).save(fh, format=fmt, **options)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        Image.fromarray(array).save(fh, format=fmt, **options)
     return path
 
 
@@ -221,7 +213,6 @@ def write_manifest(out_dir: Path, task: Task, counts: Mapping[str, int], seed: i
         "seed": seed, "per_class": dict(counts), "size": size, "difficulty": level,
     }
     path = out_dir / MANIFEST_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path, "w") as fh:
+        json.dump(manifest, fh, indent=2)
     return path
