@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from core import cards, ood_probes
+from core.atomic import atomic_write
 from core.ood import OODDetectorError, fit_ood_detector
 
 #: Probe images of each kind used to measure a detector's detection rate.
@@ -95,9 +96,8 @@ def ship_plots(run_plots: dict, folder: Path, name: str) -> dict[str, str]:
     shipped = {}
     for figure, source in run_plots.items():
         target = folder / f"{name}.{figure}.png"
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        with atomic_write(target) as fh:
+            fh.write(Path(source).read_bytes())
         shipped[figure] = target.name
     return shipped
 
