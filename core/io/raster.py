@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin  # noqa: F401
 from PIL import TiffImagePlugin
 
-from core.imagebase import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
+from core.io.base import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
 
 #: Pillow plugins allowed to open a file; the rest of Pillow's decoders stay out of reach.
 PILLOW_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "GIF")

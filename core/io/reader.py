@@ -7,10 +7,10 @@ The contract, whatever the file: ``load_image`` returns a ``uint8`` array of sha
   CMYK, palette and bilevel images are converted to RGB; EXIF orientation is applied.
 * 16-bit, 32-bit and float images (TIFF, PNG) are scaled to 8 bits by a robust
   window: the 0.5th..99.5th percentile of the values, or min..max when those
-  coincide (``core.imagebase.window_to_uint8``). 8-bit images are not rescaled.
+  coincide (``core.io.base.window_to_uint8``). 8-bit images are not rescaled.
 * DICOM is shown as a viewer would: rescale slope/intercept, then the file's
   window (or VOI LUT), else the robust window; MONOCHROME1 is inverted; a
-  multi-frame file gives its middle frame (see ``core.dicom``).
+  multi-frame file gives its middle frame (see ``core.io.dicom``).
 * Animated GIF and multi-page TIFF give their first frame.
 
 DICOM is recognised by its content (``DICM`` at byte 128) or a ``.dcm`` name;
@@ -30,9 +30,9 @@ from typing import IO, Any, Callable, Union
 
 import numpy as np
 
-from core.dicom import decode_dicom, looks_like_dicom
-from core.imagebase import Decoded, InvalidImageError
-from core.raster import decode_raster
+from core.io.dicom import decode_dicom, looks_like_dicom
+from core.io.base import Decoded, InvalidImageError
+from core.io.raster import decode_raster
 
 __all__ = [
     "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "SUPPORTED_FORMATS", "ImageSource",

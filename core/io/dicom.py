@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder
 from pydicom.pixels.utils import get_nr_frames
 
-from core.imagebase import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
+from core.io.base import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
 
 #: File name endings that mark a DICOM file even without the 'DICM' preamble.
 DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".dicom", ".dic")

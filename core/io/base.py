@@ -1,10 +1,10 @@
 """What every image reader shares: the error type and the output contract.
 
-Readers (``core.raster`` for Pillow formats, ``core.dicom``) decode a file and
+Readers (``core.io.raster`` for Pillow formats, ``core.io.dicom``) decode a file and
 hand back a :class:`Decoded` whose pixels already follow the contract of
 ``core.io.load_image``: ``uint8``, shape ``(H, W, 3)``, RGB. Public callers import
 these names from ``core.io``; this module exists so the readers can share them
-without importing ``core.io`` (which imports them).
+without importing ``core.io.reader`` (which imports them).
 """
 
 from __future__ import annotations
