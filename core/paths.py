@@ -28,6 +28,9 @@ KERAS_WEIGHTS_DIR: Path = Path(
 #: Training runs write their checkpoints and plots below this folder by default.
 RUNS_DIR: Path = Path(os.environ.get("MEDIMG_RUNS_DIR", REPO_ROOT / "runs"))
 
+#: Clinician feedback (SQLite, created on first use) unless ``$MEDIMG_DB_URL`` names another database.
+FEEDBACK_DB: Path = Path(os.environ.get("MEDIMG_FEEDBACK_DB", REPO_ROOT / "feedback" / "feedback.sqlite3"))
+
 
 def task_models_dir(task_id: str) -> Path:
     """Folder holding the served models of one task."""
