@@ -25,6 +25,13 @@ KERAS_WEIGHTS_DIR: Path = Path(
     os.environ.get("KERAS_HOME", Path.home() / ".keras")
 ) / "models"
 
+#: Real public datasets (never shipped): the folder ``$MEDIMG_DATA`` names, by default the team's
+#: ``../shared/data`` beside the clone. Tests marked ``realdata`` skip when it is absent.
+REAL_DATA_DIR: Path = Path(os.environ.get("MEDIMG_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+#: Offline ImageNet weight files with a ``MANIFEST.sha256`` (``$MEDIMG_WEIGHTS``, default ``../shared/weights``).
+WEIGHTS_DIR: Path = Path(os.environ.get("MEDIMG_WEIGHTS", REPO_ROOT.parent / "shared" / "weights"))
+
 #: Training runs write their checkpoints and plots below this folder by default.
 RUNS_DIR: Path = Path(os.environ.get("MEDIMG_RUNS_DIR", REPO_ROOT / "runs"))
 

@@ -26,6 +26,8 @@ class Dataset:
     name: str
     url: str
     layout: str
+    citation: str = ""
+    licence: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,16 +149,24 @@ _KAGGLE_MRI = Dataset(
     name="Brain Tumor MRI Dataset (Kaggle, 7,023 images)",
     url="https://www.kaggle.com/datasets/masoudnickparvar/brain-tumor-mri-dataset",
     layout="Training/<class>/Tr-gl_0001.jpg and Testing/<class>/Te-gl_0001.jpg",
+    citation="M. Nickparvar, Brain Tumor MRI Dataset, Kaggle 2021 (built from the Figshare set of Cheng et al., "
+             "SARTAJ and Br35H)",
+    licence="see the dataset's Kaggle page (not verified offline)",
 )
 _BR35H = Dataset(
     name="Brain MRI Images for Brain Tumor Detection / Br35H",
     url="https://www.kaggle.com/datasets/navoneel/brain-mri-images-for-brain-tumor-detection",
     layout="yes/Y1.jpg, no/No12.jpg, no/no 1.jpg (mixed case, spaces)",
+    citation="A. Hamada, Br35H :: Brain Tumor Detection 2020, Kaggle",
+    licence="see the dataset's Kaggle page (not verified offline)",
 )
 _BUSI = Dataset(
     name="Breast Ultrasound Images Dataset (BUSI)",
     url="https://scholar.cu.edu.eg/?q=afahmy/pages/dataset",
     layout="Dataset_BUSI_with_GT/<class>/benign (1).png with benign (1)_mask.png beside it",
+    citation="W. Al-Dhabyani, M. Gomaa, H. Khaled, A. Fahmy, Dataset of breast ultrasound images, "
+             "Data in Brief 28 (2020) 104863",
+    licence="see the dataset's publication page (not verified offline)",
 )
 _CNMC = Dataset(
     name="C-NMC 2019 (ALL Challenge, The Cancer Imaging Archive)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from core import data as core_data
+from core import paths
+from core.data import duplicates
 from core.tasks import Task, get_task
 from training.config import ConfigError, TrainConfig
 
@@ -79,7 +82,9 @@ def describe_training_data(cfg: TrainConfig, task: Task, layout: str | None) -> 
     root = Path(cfg.data)
     manifest = _phantom_manifest(root)
     kind = cfg.kind or (KIND_PHANTOMS if manifest else KIND_REAL)
-    section = {"dataset": task.dataset.name, "kind": kind, "root": str(root), "layout": layout}
+    section = {"dataset": task.dataset.name, "kind": kind, "root": portable_path(root), "layout": layout}
+    if kind == KIND_REAL:
+        section.update(citation=task.dataset.citation, licence=task.dataset.licence)
     if kind == KIND_PHANTOMS:
         manifest = manifest or {}
         seed = cfg.generator_seed if cfg.generator_seed is not None else manifest.get("seed")
@@ -93,6 +98,27 @@ def describe_training_data(cfg: TrainConfig, task: Task, layout: str | None) -> 
             seed=int(seed),
         )
     return section
+
+
+def portable_path(path: str | Path) -> str:
+    """A path as a card may hold it: ``$MEDIMG_DATA/...``, relative to the project, or just its name.
+
+    Cards travel between machines, so they never hold an absolute path of the machine that trained.
+    """
+    resolved = Path(path).expanduser().resolve()
+    for base, prefix in ((paths.REAL_DATA_DIR, "$MEDIMG_DATA"), (paths.REPO_ROOT, None)):
+        try:
+            rel = resolved.relative_to(Path(base).resolve())
+        except ValueError:
+            continue
+        return f"{prefix}/{rel.as_posix()}" if prefix else (rel.as_posix() or ".")
+    return resolved.name if resolved.is_absolute() else Path(path).as_posix()
+
+
+def file_list_digest(paths_: list[str]) -> str:
+    """sha256 over the sorted sha256s of the files: names the exact images used, whatever their paths."""
+    digests = sorted(duplicates.file_sha256(p) for p in paths_)
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
 def _generator_version() -> str:
@@ -120,7 +146,7 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     """
     df = read_table(cfg)
     splits = core_data.split_dataset(df, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.respect_source)
-    return finish_splits(cfg, splits, df.attrs.get("layout"))
+    return finish_splits(cfg, splits, df.attrs.get("layout"), df.attrs)
 
 
 def read_table(cfg: TrainConfig) -> pd.DataFrame:
@@ -128,7 +154,12 @@ def read_table(cfg: TrainConfig) -> pd.DataFrame:
     df = core_data.read_dataset(cfg.data, cfg.task)
     layout = df.attrs.get("layout")
     df = limit_per_class(df, cfg.limit, cfg.seed)
-    df.attrs["layout"] = layout
+    read = len(df)
+    summary = None
+    if cfg.dedupe:
+        # Copies of one picture share a group id used as subject, so every split keeps them together.
+        df, summary = duplicates.group_duplicates(df)
+    df.attrs.update(layout=layout, images_read=read, duplicate_groups=summary)
     return df
 
 
@@ -137,16 +168,27 @@ def fold_data(cfg: TrainConfig, df: pd.DataFrame, train_idx: np.ndarray, test_id
     rest = df.iloc[train_idx].reset_index(drop=True)
     splits = core_data.split_dataset(rest, cfg.val_fraction, 0.0, cfg.seed)
     splits["test"] = df.iloc[test_idx].reset_index(drop=True)
-    return finish_splits(cfg, splits, df.attrs.get("layout"))
+    attrs = {**df.attrs, "images_read": None}  # a fold uses part of the table: no read-count check
+    return finish_splits(cfg, splits, df.attrs.get("layout"), attrs)
 
 
-def finish_splits(cfg: TrainConfig, splits: dict[str, pd.DataFrame], layout: str | None) -> PreparedData:
-    """Drop cross-split duplicates (with ``--dedupe``), check no split is empty, describe the data."""
-    duplicates = pd.DataFrame()
+def finish_splits(cfg: TrainConfig, splits: dict[str, pd.DataFrame], layout: str | None,
+                  attrs: dict | None = None) -> PreparedData:
+    """Check no copy straddles two splits, no split is empty, every image is accounted for; describe the data.
+
+    Copies were grouped before splitting (:func:`read_table`); any left across splits (a published test
+    folder is kept as published) are dropped from the later split and counted as images.
+
+    Raises:
+        core.data.DatasetError: an empty split, or images lost between reading and splitting.
+    """
+    attrs = attrs or {}
+    pairs = pd.DataFrame()
     if cfg.dedupe:
-        splits, duplicates = core_data.drop_cross_split_duplicates(splits)
-        if len(duplicates):
-            log.warning("Dropped %d val/test images that duplicate an image of an earlier split.", len(duplicates))
+        splits, pairs = core_data.drop_cross_split_duplicates(splits, duplicates.MAX_DISTANCE)
+        if len(pairs):
+            log.warning("Dropped %d val/test images that copy an image of an earlier split.",
+                        pairs["path_b"].nunique())
     empty = [name for name, part in splits.items() if part.empty]
     if empty:
         raise core_data.DatasetError(
@@ -154,8 +196,24 @@ def finish_splits(cfg: TrainConfig, splits: dict[str, pd.DataFrame], layout: str
             f"(and removing duplicates); add images or change --val-fraction/--test-fraction."
         )
     section = describe_training_data(cfg, get_task(cfg.task), layout)
-    section["duplicates_dropped"] = int(len(duplicates))
-    return PreparedData(splits, section, duplicates)
+    summary = attrs.get("duplicate_groups")
+    cross = int(pairs["path_b"].nunique()) if len(pairs) else 0
+    conflicts = summary.dropped_label_conflicts if summary else 0
+    section["duplicates_dropped"] = cross + conflicts
+    section["duplicates"] = {**(summary.to_dict() if summary else {}), "dropped_across_splits": cross}
+    kept = sum(len(part) for part in splits.values())
+    read = attrs.get("images_read")
+    if read is not None:
+        if read != kept + cross + conflicts:
+            raise core_data.DatasetError(
+                f"{read} images were read but the splits hold {kept} and {cross + conflicts} were dropped: "
+                "images were lost while splitting. This is a bug; please report it with the dataset layout."
+            )
+        section["images_read"] = int(read)
+    used = pd.concat(list(splits.values()), ignore_index=True)
+    section["images_per_class"] = {str(k): int(v) for k, v in used["label"].value_counts().sort_index().items()}
+    section["file_list_sha256"] = file_list_digest(used["path"].astype(str).tolist())
+    return PreparedData(splits, section, pairs)
 
 
 def write_splits(data: PreparedData, path: Path) -> Path:

@@ -57,6 +57,9 @@ CLASSIFIERS: Mapping[str, ClassifierSpec] = MappingProxyType({
     "cnn_lstm": ClassifierSpec(build_cnn_lstm, 64, 8, "unit", False, None, "CNN + LSTM"),
     # Blocks 13-16 and Conv_1: the last stride-2 stage.
     "mobilenet_v2": _transfer("mobilenet_v2", 224, 32, "tf", 38, "MobileNetV2"),
+    # ImageNet weights from core.paths.WEIGHTS_DIR (checked by sha256); the last four depthwise-separable
+    # blocks (conv_dw_10 .. conv_pw_13) are fine-tuned: 4 x 6 layers plus the stride-2 padding.
+    "mobilenet": _transfer("mobilenet", 224, 32, "tf", 25, "MobileNet v1 (width 0.25, ImageNet)"),
     # conv5 stage.
     "resnet50": _transfer("resnet50", 224, 32, "caffe", 32, "ResNet-50"),
     # conv5 stage and the post-activation.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import Callable
 
 import keras
@@ -18,9 +19,12 @@ from keras import layers
 from core.models.head import AVG_POOL_LAYER, HEAD_LAYERS, TRANSFER_HEAD_DROPOUT, pooled_head
 from core.models.imagenet import imagenet_download_guard
 from core.models.layers import NORMALIZATION_LAYER, BackboneNormalization
+from core.models.offline_weights import offline_imagenet_file, verify_weights_file
 
 #: registry name -> ``keras.applications`` constructor.
 APPLICATIONS: dict[str, Callable[..., keras.Model]] = {
+    # MobileNet v1 at width 0.25: 218k backbone parameters, trainable on a CPU in minutes.
+    "mobilenet": partial(keras.applications.MobileNet, alpha=0.25),
     "mobilenet_v2": keras.applications.MobileNetV2,
     "resnet50": keras.applications.ResNet50,
     "resnet101v2": keras.applications.ResNet101V2,
@@ -51,6 +55,7 @@ def build_transfer(name: str, input_shape: tuple[int, int, int], num_classes: in
         ImageNetWeightsUnavailable: ImageNet weights could not be fetched.
         ValueError: a weights file does not fit this backbone.
     """
+    weights = _local_weights(name, weights)
     inputs = keras.Input(shape=input_shape, name="image")
     normalized = BackboneNormalization(normalization, name=NORMALIZATION_LAYER)(inputs)
     with warnings.catch_warnings(record=True) as caught:
@@ -76,6 +81,16 @@ def build_transfer(name: str, input_shape: tuple[int, int, int], num_classes: in
         _follow_batch_statistics_faster(backbone)
     # backbone.output is a tensor of our graph; wrapping it again would nest a Model.
     return keras.Model(inputs, pooled_head(backbone.output, num_classes, dropout), name=name)
+
+
+def _local_weights(name: str, weights: str | None) -> str | None:
+    """"imagenet" becomes the checked offline file where one is registered; a given path is checked too."""
+    if weights == "imagenet":
+        local = offline_imagenet_file(name)
+        return weights if local is None else str(local)
+    if weights is not None:
+        verify_weights_file(weights)
+    return weights
 
 
 #: BatchNormalization momentum for backbones trained from scratch.
