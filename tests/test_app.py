@@ -16,8 +16,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import paths
-from core.cards import build_card, sha256_file, write_card
-from core.ood import fit_detector
+from core.serving.cards import build_card, sha256_file, write_card
+from core.serving.ood import fit_detector
 from core.tasks import TASKS, get_task
 from tests._imagefiles import dicom_bytes
 
@@ -356,7 +356,7 @@ def test_about_page_names_every_dataset_and_the_disclaimer(app):
 
 
 def test_the_per_session_memo_keeps_only_the_most_recent_analyses():
-    from core.app_support import remember
+    from core.ui import remember
 
     memo, calls = {}, []
     for key in ["a", "b", "a", "c"]:
@@ -366,7 +366,7 @@ def test_the_per_session_memo_keeps_only_the_most_recent_analyses():
 
 
 def test_an_unexpected_failure_is_a_sentence_and_its_message_is_not_logged(caplog):
-    from core.app_support import describe_failure
+    from core.ui import describe_failure
 
     try:
         raise RuntimeError("patient DOE^JANE pixel bytes")
@@ -377,7 +377,7 @@ def test_an_unexpected_failure_is_a_sentence_and_its_message_is_not_logged(caplo
 
 
 def test_a_card_cannot_point_the_models_page_outside_its_folder(models_dir, monkeypatch, tmp_path):
-    from core.app_support import card_plots
+    from core.ui import card_plots
 
     monkeypatch.setattr(paths, "MODELS_DIR", tmp_path / "models")
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
@@ -392,7 +392,7 @@ def test_a_card_cannot_point_the_models_page_outside_its_folder(models_dir, monk
 
 
 def test_interpolation_starts_and_ends_at_the_seeds_own_samples():
-    from core.app_support import generate_samples, interpolate
+    from core.ui import generate_samples, interpolate
     from core.models.dcgan import build_generator
 
     generator = build_generator(size=32, channels=1)
@@ -403,7 +403,7 @@ def test_interpolation_starts_and_ends_at_the_seeds_own_samples():
 
 
 def test_the_gallery_states_how_good_a_generator_is_from_its_card():
-    from core.app_support import quality_summary
+    from core.ui import quality_summary
 
     card = {"epochs": 60, "training_data": {"kind": "synthetic-phantoms"},
             "quality": {"fidelity": {"fid": 136.9}, "diversity": {"ms_ssim_generated": 0.92, "ms_ssim_real": 0.19}}}

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.cards import REQUIRED_KEYS, CardError, build_card, read_card, sha256_file, validate_card, write_card
+from core.serving.cards import REQUIRED_KEYS, CardError, build_card, read_card, sha256_file, validate_card, write_card
 
 
 def card_fields(**overrides):

@@ -28,7 +28,7 @@ def trained(phantom_dataset, tmp_path_factory):
 
 
 def test_metrics_equal_scikit_learn_on_the_models_own_predictions(trained, tmp_path):
-    from core.calibration import apply_temperature
+    from core.serving.calibration import apply_temperature
     from core.data import load_arrays, read_dataset
     from core.inference import load_model
     from training.evaluate import evaluate

@@ -195,7 +195,8 @@ def test_overlay_refuses_bad_input(image, heatmap, kwargs, message):
 
 def test_heatmap_of_a_served_model_explains_the_predicted_class_by_default(tmp_path):
     """core.explain.heatmap takes a served model and a raw upload, as the app does."""
-    from core import cards, inference
+    from core import inference
+    from core.serving import cards
 
     task = "blood_smear"
     folder = tmp_path / task

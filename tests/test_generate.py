@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cards import sha256_file
+from core.serving.cards import sha256_file
 from core.io import is_synthetic, read_image
 from training.config import ConfigError
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from core.cards import build_card, sha256_file, write_card
+from core.serving.cards import build_card, sha256_file, write_card
 from core.inference import (
     ModelCardError,
     ModelIntegrityError,
@@ -16,7 +16,7 @@ from core.inference import (
     list_models,
     load_model,
 )
-from core.ood import MahalanobisDetector
+from core.serving.ood import MahalanobisDetector
 from core.tasks import get_task
 
 TASK = get_task("brain_mri_4class")
@@ -177,7 +177,7 @@ def test_an_image_the_ood_detector_rejects_gets_no_label(tmp_path):
     assert prediction.top_class == "meningioma" and prediction.ood_score >= 0
     assert "out of distribution" in prediction.display_label
     _write_detector(tmp_path / TASK.id, threshold=5.0)  # a different file than the card's sha256
-    with pytest.raises(ModelIntegrityError, match="tiny.ood.npz does not match its model card"):
+    with pytest.raises(ModelIntegrityError, match="tiny.ood.npz does not match the sha256 in its card"):
         load_model(TASK.id, models_dir=tmp_path)
 
 

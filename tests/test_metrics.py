@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
-from core.metrics import (
+from core.evaluation.metrics import (
     MetricsError,
     classification_report,
     expected_calibration_error,
     latency_summary,
     to_markdown,
 )
-from core.plots import PlotError, plot_confusion_matrix, plot_history, plot_reliability, plot_roc
+from core.evaluation.plots import PlotError, plot_confusion_matrix, plot_history, plot_reliability, plot_roc
 
 CLASSES = ["glioma", "meningioma", "notumor"]
 # 9 images, 3 per class. Predicted: 0 0 0 | 1 1 0 | 2 1 2  -> confusion [[3,0,0],[1,2,0],[0,1,2]].

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.ood import OODDetectorError, fit_detector, fit_ood_detector, image_statistics, load_detector
+from core.serving.ood import OODDetectorError, fit_detector, fit_ood_detector, image_statistics, load_detector
 
 
 def _clusters(rng, n_per_class, centres, spread=1.0):

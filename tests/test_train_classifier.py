@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cards import read_card, sha256_file, validate_card
+from core.serving.cards import read_card, sha256_file, validate_card
 from core.tasks import get_task
 from tests.conftest import PHANTOM_SEED
 from training.cli import from_dict, load_yaml, parse_config

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cards import sha256_file
+from core.serving.cards import sha256_file
 from core.io import read_image
 from tests.conftest import PHANTOM_SEED
 from training.config import ConfigError

@@ -215,9 +215,9 @@ def user_errors() -> Iterator[None]:
 
     A traceback is for bugs; a missing folder or a typo in a flag deserves a sentence.
     """
-    from core.cards import CardError
+    from core.serving.cards import CardError
     from core.data import DatasetError
-    from core.model_store import ServingError
+    from core.serving.errors import ServingError
     from core.models import ImageNetWeightsUnavailable
     from training.runtime import RuntimeConfigError
 

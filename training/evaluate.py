@@ -4,7 +4,7 @@
     python -m training.evaluate --task breast_us --data data/busi --model runs/x/model.keras
 
 Accuracy, per-class precision / recall / F1 / specificity, macro and weighted averages,
-one-vs-rest ROC-AUC, confusion matrix (core.metrics, i.e. scikit-learn), latency per image
+one-vs-rest ROC-AUC, confusion matrix (core.evaluation.metrics, i.e. scikit-learn), latency per image
 (min / mean / max ms, the MRI paper's table 6) and the parameter count. Predictions are the
 model's calibrated ones, made exactly as the app makes them (core.inference.ServedModel).
 Writes ``report.json``, ``report.md`` and the plots to the report folder.
@@ -18,12 +18,13 @@ from typing import Sequence
 
 import keras
 
-from core import cards, paths
-from core.calibration import apply_temperature
+from core import paths
+from core.serving import cards
+from core.serving.calibration import apply_temperature
 from core.data import DatasetError, make_dataset, read_dataset
 from core.data.splits import PUBLISHED_TEST
 from core.inference import ModelIntegrityError, ServedModel, load_model
-from core.metrics import classification_report, to_markdown
+from core.evaluation.metrics import classification_report, to_markdown
 from core.models import model_info
 from training import scoring
 from training.cli import parse_config, to_dict, user_errors, write_json_atomic, write_text_atomic
@@ -89,7 +90,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         cfg: the evaluation config.
 
     Returns:
-        core.metrics.classification_report of the calibrated predictions, plus ``latency_ms``,
+        core.evaluation.metrics.classification_report of the calibrated predictions, plus ``latency_ms``,
         ``params``, ``flops``, ``model``, ``data`` and ``files`` (written paths).
     """
     cfg.validate()

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from core import gan_quality
-from core.cards import sha256_file
+from core.serving.cards import sha256_file
 from core.models import dcgan
 from training.config import ConfigError
 from training.gan_config import GanConfig

@@ -21,7 +21,7 @@ from PIL import Image, PngImagePlugin
 
 from core.atomic import atomic_write
 from core import paths
-from core.cards import sha256_file
+from core.serving.cards import sha256_file
 from core.io import InvalidImageError, is_synthetic
 from core.tasks import get_task
 from training.cli import parse_config

@@ -16,9 +16,9 @@ from typing import Callable
 import keras
 import numpy as np
 
-from core import cards, ood_probes
+from core.serving import cards, ood_probes
 from core.atomic import atomic_write
-from core.ood import OODDetectorError, fit_ood_detector
+from core.serving.ood import OODDetectorError, fit_ood_detector
 
 #: Probe images of each kind used to measure a detector's detection rate.
 PROBES_PER_KIND = 25
@@ -48,7 +48,7 @@ def fit_ood(train: dict, val: dict, path: Path, probe: Callable[[list[np.ndarray
         train, val: scored splits (``features``, ``y`` and, for the input-statistics part, ``images``).
         path: where the detector's ``.ood.npz`` goes.
         probe: raw uint8 images -> (features, prepared images), as for an upload; measures the
-            detection rate on ``core.ood_probes`` images (blank, noise, natural photos, other modalities).
+            detection rate on ``core.serving.ood_probes`` images (blank, noise, natural photos, other modalities).
         test: the scored test split (``features``, ``images``), for the rate of in-distribution
             images wrongly refused.
         task_id: the task whose modality the probes must not look like.
@@ -84,7 +84,7 @@ def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], tuple], 
     kinds = np.array(kinds)
     per = {kind: float(flagged[kinds == kind].mean()) for kind in ood_probes.PROBES}
     return {"detection_rate": float(flagged.mean()), "detection_rate_by_kind": per,
-            "probe_set": f"core.ood_probes, {per_kind} images per kind, seed 0"}
+            "probe_set": f"core.serving.ood_probes, {per_kind} images per kind, seed 0"}
 
 
 def ship_plots(run_plots: dict, folder: Path, name: str) -> dict[str, str]:
@@ -116,7 +116,7 @@ def publish(model: keras.Model, folder: Path, name: str, card_fields: dict, ood:
         Path of the written card.
 
     Raises:
-        core.cards.CardError: the card would be invalid; the .keras file is removed again.
+        core.serving.cards.CardError: the card would be invalid; the .keras file is removed again.
     """
     keras_path = folder / f"{name}.keras"
     digest = save_keras_atomic(model, keras_path)

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core import calibration, metrics, plots
+from core.evaluation import metrics, plots
+from core.serving import calibration
 from core.models import FEATURES_LAYER, LOGITS_LAYER
 
 #: prepared float32 batch (n, H, W, 3) -> (logits (n, k), features (n, d)) as numpy.
@@ -81,7 +82,7 @@ def measure_latency(forward: Forward, images: np.ndarray, n: int) -> dict:
         n: how many images to time (the first n, cycling if there are fewer).
 
     Returns:
-        core.metrics.latency_summary: min_ms, mean_ms, median_ms, max_ms, n.
+        core.evaluation.metrics.latency_summary: min_ms, mean_ms, median_ms, max_ms, n.
     """
     forward(images[:1])  # tracing and first-call allocation are not inference time
     seconds = []

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
-from core.metrics import expected_calibration_error
+from core.evaluation.metrics import expected_calibration_error
 
 #: Search range of T; wider than any sensible network needs, narrow enough to stay numerically safe.
 T_BOUNDS = (0.05, 20.0)

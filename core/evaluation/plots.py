@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
 from core.atomic import atomic_write
-from core.metrics import MetricsError, check_predictions, expected_calibration_error, reliability_bins
+from core.evaluation.metrics import MetricsError, check_predictions, expected_calibration_error, reliability_bins
 
 #: History columns plotted side by side: panel title -> (train column, validation column).
 HISTORY_PANELS = {"accuracy": ("accuracy", "val_accuracy"), "loss": ("loss", "val_loss")}

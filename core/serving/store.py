@@ -1,6 +1,6 @@
 """The served-model folder: which cards exist, which are usable, which one to serve.
 
-``core.inference`` loads what this module selects. Listing reads only the small JSON cards
+``core.serving.served`` loads what this module selects. Listing reads only the small JSON cards
 (never the weights), so the app's model page stays fast; the sha256 of a ``.keras`` file is
 checked when it is loaded.
 """
@@ -12,26 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import paths
-from core.cards import CARD_SUFFIX, CardError, read_card, validate_card
+from core.serving.cards import CARD_SUFFIX, CardError, read_card, validate_card
+from core.serving.errors import ModelCardError, ModelNotFoundError
 from core.tasks import TASKS, get_task
 
 logger = logging.getLogger(__name__)
-
-
-class ServingError(Exception):
-    """Base of every error raised while finding or loading a served model."""
-
-
-class ModelNotFoundError(ServingError):
-    """No usable model where the app looks; the message says where to put one."""
-
-
-class ModelIntegrityError(ServingError):
-    """A model file that was modified, corrupted, or cannot be loaded safely."""
-
-
-class ModelCardError(ModelIntegrityError):
-    """A model whose card is invalid or does not describe its weights."""
 
 
 @dataclass(frozen=True)
