@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from core.io.messages import plain_sentence
+
 #: Percentiles of the robust window used for 16-bit, 32-bit and float data.
 #: Clipping the extreme 0.5 % on each side keeps a few hot or dead pixels from
 #: squashing the whole image into a handful of grey levels.
@@ -24,7 +26,14 @@ _PERCENTILE_SAMPLE = 1_000_000
 
 
 class InvalidImageError(ValueError):
-    """A file was rejected; the message says why in words a clinician can act on."""
+    """A file was rejected; the message says why in words a clinician can act on.
+
+    Every message passes through :func:`core.io.messages.plain_sentence`: one printable line of at
+    most 300 characters, whatever text it was built from.
+    """
+
+    def __init__(self, message: object = "The file cannot be read as an image.") -> None:
+        super().__init__(plain_sentence(message))
 
 
 class Decoded(NamedTuple):
@@ -87,15 +96,19 @@ def window_to_uint8(values: np.ndarray, low: float | None = None, high: float | 
     Returns:
         ``uint8`` array of the same shape.
     """
-    data = np.asarray(values, dtype=np.float64)
+    # A private float64 copy, scaled in place: a 40-megapixel image must fit the decoder's memory cap.
+    data = np.array(values, dtype=np.float64, copy=True)
     finite = np.isfinite(data)
     if low is None or high is None:
         low, high = _robust_range(data[finite])
     if not high > low:
         return np.zeros(data.shape, dtype=np.uint8)
-    scaled = (data - low) * (255.0 / (high - low))
-    scaled = np.where(finite, scaled, 0.0)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    data -= low
+    data *= 255.0 / (high - low)
+    data[~finite] = 0.0
+    np.rint(data, out=data)
+    np.clip(data, 0, 255, out=data)
+    return data.astype(np.uint8)
 
 
 def _robust_range(finite_values: np.ndarray) -> tuple[float, float]:
@@ -111,3 +124,28 @@ def _robust_range(finite_values: np.ndarray) -> tuple[float, float]:
 def grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     """Replicate a ``(H, W)`` grey image to ``(H, W, 3)``; models expect RGB."""
     return np.ascontiguousarray(np.repeat(grey[..., np.newaxis], 3, axis=-1))
+
+
+def check_contract(pixels: object, *, label: str, max_pixels: int, min_side: int) -> np.ndarray:
+    """The last gate every decoded image passes: ``uint8``, ``(H, W, 3)``, within the limits.
+
+    Args:
+        pixels: what a decoder returned.
+        label: how the file is named in messages.
+        max_pixels: most pixels accepted.
+        min_side: fewest pixels accepted on either side.
+
+    Returns:
+        ``pixels`` as a C-contiguous array.
+
+    Raises:
+        InvalidImageError: anything else; a damaged file can make a decoder return odd shapes.
+    """
+    if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3):
+        raise InvalidImageError(
+            f"{label} holds pixel data that does not match the image size and colour layout it declares, "
+            "so it cannot be shown reliably; export the image again."
+        )
+    height, width = pixels.shape[:2]
+    check_dimensions(width, height, label=label, max_pixels=max_pixels, min_side=min_side)
+    return np.ascontiguousarray(pixels)

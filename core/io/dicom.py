@@ -1,36 +1,52 @@
 """Reading DICOM files with pydicom 3 into the ``uint8`` RGB contract of ``core.io``.
 
-Greyscale images go through the display pipeline a viewer would apply: the
-modality LUT (Rescale Slope/Intercept, e.g. to Hounsfield units), then the VOI
-transform (the file's Window Center/Width or VOI LUT) onto 8 bits, or a robust
-window when the file has none, then MONOCHROME1 inversion so that high values
-are bright as on any other image. A multi-frame file gives its middle frame.
+Every element the decoding depends on (Rows, Columns, NumberOfFrames, the transfer syntax) is
+read through a guard that refuses a damaged value with a sentence; the display conversion lives in
+``core.io.dicom_display``. A multi-frame file gives its middle frame, decoded alone. Compressed
+transfer syntaxes (JPEG, JPEG Lossless, JPEG-LS, JPEG 2000, HTJ2K, RLE) decode through pydicom's
+plugins (pylibjpeg with its libjpeg, openjpeg and rle plugins, pinned in requirements.txt).
 
-Only technical fields reach the metadata: no name, id, date or other
-identifier of the patient, the institution or the operator ever leaves here.
+pydicom and its plugins log and warn with raw header bytes, which can hold patient identifiers: at
+import this module raises their loggers' level above CRITICAL and stops them propagating to the
+application's handlers, and readers run with warnings silenced (``core.io.decode``).
 Use ``core.io.read_image``; this module is its DICOM backend.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any, Callable
+import logging
+import math
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder
-from pydicom.pixels.utils import get_nr_frames
+from pydicom.pixels import get_decoder
 
-from core.io.base import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
+from core.io.base import Decoded, InvalidImageError, check_dimensions
+from core.io.dicom_display import CONVERTERS, safe_metadata
 
 #: File name endings that mark a DICOM file even without the 'DICM' preamble.
 DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".dicom", ".dic")
+#: Loggers that may print header bytes (identifiers included) of a damaged file.
+QUIET_LOGGERS: tuple[str, ...] = ("pydicom", "pylibjpeg", "openjpeg", "libjpeg", "rle", "gdcm")
+#: Most frames a file may declare; a cine loop has hundreds, a damaged count billions.
+MAX_FRAMES = 100_000
 
 _PIXEL_ELEMENTS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 # pydicom names the gdcm plugin after its module; pip knows it as python-gdcm.
 _PIP_NAMES = {"gdcm": "python-gdcm"}
+
+
+def _quiet_decoder_logs() -> None:
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL + 1)
+        logger.propagate = False
+
+
+_quiet_decoder_logs()
 
 
 def looks_like_dicom(data: bytes, name: str = "") -> bool:
@@ -56,10 +72,7 @@ def decode_dicom(data: bytes, label: str, *, max_pixels: int, min_side: int) -> 
         min_side: fewest pixels accepted on either side.
 
     Returns:
-        The pixels, ``"DICOM"`` and metadata with ``modality``,
-        ``pixel_spacing_mm`` ((row, column) in mm, or None), ``rows``,
-        ``columns``, ``bits_stored``, ``photometric_interpretation``,
-        ``frames``, ``body_part`` and ``transfer_syntax``.
+        The pixels, ``"DICOM"`` and metadata (see ``core.io.dicom_display.safe_metadata``).
 
     Raises:
         InvalidImageError: not DICOM, no pixel data, a compression this
@@ -71,27 +84,33 @@ def decode_dicom(data: bytes, label: str, *, max_pixels: int, min_side: int) -> 
             f"{label} is a DICOM file without an image (it has no pixel data); it may be a "
             "report, a structured document or a presentation state. Choose an image series instead."
         )
-    check_dimensions(
-        int(ds.get("Columns") or 0), int(ds.get("Rows") or 0),
-        label=label, max_pixels=max_pixels, min_side=min_side,
-    )
+    rows, columns = _count(ds, "Rows", label), _count(ds, "Columns", label)
+    check_dimensions(columns, rows, label=label, max_pixels=max_pixels, min_side=min_side)
+    frames = _frames(ds, label)
     _check_decodable(ds, label)
-    frames = get_nr_frames(ds, warn=False)
-    array = _middle_frame(ds, frames, label)
-    interpretation = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    converter = _CONVERTERS.get(interpretation)
-    if converter is None:
+    interpretation = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    if interpretation not in CONVERTERS:
         raise InvalidImageError(
-            f"{label} stores its pixels as '{interpretation}', a colour encoding this tool does not support."
+            f"{label} stores its pixels in a colour encoding this tool does not support; "
+            "export the image as greyscale or RGB."
+        )
+    dimensions, convert = CONVERTERS[interpretation]
+    array = _middle_frame(ds, frames, label)
+    if array.shape[:2] != (rows, columns) or array.ndim != dimensions:
+        raise InvalidImageError(
+            f"{label} holds pixel data that does not match the image size and colour layout it declares, "
+            "so it cannot be shown reliably; export the study again."
         )
     try:
-        pixels = converter(array, ds)
-    except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
+        pixels = convert(array, ds)
+    except MemoryError:
+        raise
+    except Exception:  # damaged rescale, window or LUT elements fail in many ways
         raise InvalidImageError(
             f"{label} has inconsistent display settings (rescale, window or lookup table), "
-            f"so its image cannot be shown reliably. Details: {exc}."
+            "so its image cannot be shown reliably; export the study again."
         ) from None
-    return Decoded(np.ascontiguousarray(pixels, dtype=np.uint8), "DICOM", _safe_metadata(ds, frames))
+    return Decoded(np.ascontiguousarray(pixels, dtype=np.uint8), "DICOM", safe_metadata(ds, rows, columns, frames))
 
 
 def _read_dataset(data: bytes, label: str) -> Dataset:
@@ -99,9 +118,11 @@ def _read_dataset(data: bytes, label: str) -> Dataset:
     try:
         # Without the preamble (a bare dataset named .dcm) pydicom must be told to try.
         ds = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
-    except Exception as exc:
+    except MemoryError:
+        raise
+    except Exception:
         raise InvalidImageError(
-            f"{label} is not a readable DICOM file: it is damaged or incomplete. Details: {exc}."
+            f"{label} is not a readable DICOM file: it is damaged or incomplete; export it again."
         ) from None
     # Forced reading turns any bytes into some dataset; a real one always names its SOP class.
     if not has_preamble and not any(keyword in ds for keyword in ("SOPClassUID", *_PIXEL_ELEMENTS)):
@@ -112,6 +133,43 @@ def _read_dataset(data: bytes, label: str) -> Dataset:
     return ds
 
 
+def _whole_number(value: object) -> int | None:
+    # pydicom hands back int, IS/DS strings, floats or lists for a damaged element; one finite whole number only.
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) else None
+
+
+def _count(ds: Dataset, keyword: str, label: str) -> int:
+    try:
+        value = ds.get(keyword)
+    except Exception:  # the raw element cannot be converted (wrong length or VR)
+        value = None
+    number = _whole_number(value) if value is not None else 0
+    if number is None or number < 0:
+        raise InvalidImageError(
+            f"{label} has an invalid {keyword} value, so the size of its image is unknown; export the study again."
+        )
+    return number
+
+
+def _frames(ds: Dataset, label: str) -> int:
+    if "NumberOfFrames" not in ds:
+        return 1
+    try:
+        value = ds.get("NumberOfFrames")
+    except Exception:
+        value = "invalid"
+    frames = _whole_number(value) if value not in (None, "") else 1
+    if frames is None or frames < 0 or frames > MAX_FRAMES:
+        raise InvalidImageError(
+            f"{label} has an invalid number of frames, so its image cannot be located; export the study again."
+        )
+    return max(frames, 1)  # 0 means 1 in files written by some older devices
+
+
 def _check_decodable(ds: Dataset, label: str) -> None:
     file_meta = getattr(ds, "file_meta", None)
     uid = getattr(file_meta, "TransferSyntaxUID", None) if file_meta is not None else None
@@ -119,11 +177,10 @@ def _check_decodable(ds: Dataset, label: str) -> None:
         return  # pydicom guesses the encoding of bare datasets; decoding will tell
     try:
         decoder = get_decoder(uid)
-    except NotImplementedError:
+    except Exception:
         raise InvalidImageError(
-            f"{label} is encoded with the transfer syntax '{uid.name}' ({uid}), for which no "
-            "DICOM decoder exists in this tool; convert the study to an uncompressed or "
-            "JPEG-compressed DICOM and try again."
+            f"{label} is encoded with a transfer syntax for which no DICOM decoder exists in this tool; "
+            "convert the study to an uncompressed or JPEG-compressed DICOM and try again."
         ) from None
     if not decoder.is_available:
         options = "; ".join(_pip_requirement(text) for text in decoder.missing_dependencies)
@@ -150,74 +207,10 @@ def _middle_frame(ds: Dataset, frames: int, label: str) -> np.ndarray:
             # Decode only the frame we show: a cine loop can be gigabytes in full.
             ds.pixel_array_options(index=frames // 2)
         return ds.pixel_array
-    except Exception as exc:  # decoders raise many types for bad streams
+    except MemoryError:
+        raise
+    except Exception:  # decoders raise many types for bad streams
         raise InvalidImageError(
             f"{label} is a DICOM file whose pixel data is damaged or incomplete, so the image "
-            f"cannot be decoded; export the study again. Details: {exc}."
+            "cannot be decoded; export the study again."
         ) from None
-
-
-def _grey(array: np.ndarray, ds: Dataset) -> np.ndarray:
-    values = apply_modality_lut(array, ds)
-    if ds.get("VOILUTSequence"):
-        # A VOI LUT's outputs span 0 .. 2**bits - 1, bits being its descriptor's third value.
-        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        grey = window_to_uint8(apply_voi_lut(values, ds), 0, 2**bits - 1)
-    elif "WindowCenter" in ds and "WindowWidth" in ds:
-        grey = _windowed(values, ds)
-    else:
-        grey = window_to_uint8(values)
-    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":  # low values are bright
-        grey = 255 - grey
-    return grey_to_rgb(grey)
-
-
-def _windowed(values: np.ndarray, ds: Dataset) -> np.ndarray:
-    try:
-        windowed = apply_voi_lut(values, ds)
-        # pydicom maps onto the stored value range; values far outside the
-        # window land exactly on its ends, which tells us that range.
-        low, high = apply_voi_lut(np.array([-np.inf, np.inf]), ds)
-    except ValueError:  # e.g. a zero window width: fall back to a robust window
-        return window_to_uint8(values)
-    return window_to_uint8(windowed, float(low), float(high))
-
-
-def _colour(array: np.ndarray, ds: Dataset) -> np.ndarray:
-    # pydicom has already converted YBR to RGB; only the bit depth is left to fix.
-    bits = int(ds.get("BitsStored") or 8)
-    return window_to_uint8(array, 0, 2**bits - 1) if bits > 8 else array
-
-
-def _palette(array: np.ndarray, ds: Dataset) -> np.ndarray:
-    rgb = apply_color_lut(array, ds)
-    return window_to_uint8(rgb, 0, np.iinfo(rgb.dtype).max) if rgb.dtype != np.uint8 else rgb
-
-
-_CONVERTERS: dict[str, Callable[[np.ndarray, Dataset], np.ndarray]] = {
-    "MONOCHROME1": _grey,
-    "MONOCHROME2": _grey,
-    "RGB": _colour,
-    "YBR_FULL": _colour,
-    "YBR_FULL_422": _colour,
-    "YBR_ICT": _colour,
-    "YBR_RCT": _colour,
-    "PALETTE COLOR": _palette,
-}
-
-
-def _safe_metadata(ds: Dataset, frames: int) -> dict[str, Any]:
-    # An allow-list on purpose: anything not named here never leaves the module.
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
-    transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    return {
-        "modality": str(ds.get("Modality", "")) or None,
-        "pixel_spacing_mm": tuple(float(v) for v in spacing) if spacing else None,
-        "rows": int(ds.Rows),
-        "columns": int(ds.Columns),
-        "bits_stored": int(ds.get("BitsStored") or 0) or None,
-        "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")) or None,
-        "frames": frames,
-        "body_part": str(ds.get("BodyPartExamined", "")) or None,
-        "transfer_syntax": transfer_syntax.name if transfer_syntax else None,
-    }

@@ -20,11 +20,15 @@ from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin 
 from PIL import TiffImagePlugin
 
 from core.io.base import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
+from core.io.messages import printable
 
 #: Pillow plugins allowed to open a file; the rest of Pillow's decoders stay out of reach.
 PILLOW_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "GIF")
 
 SUPPORTED_SENTENCE = "supported formats are PNG, JPEG, BMP, TIFF, GIF and DICOM"
+
+# Most PNG text chunks kept in the metadata, and their longest key and text.
+_TEXT_CHUNKS, _TEXT_KEY_CHARS, _TEXT_VALUE_CHARS = 32, 80, 2000
 
 # The JPEG plugin labels camera JPEGs that carry a second (preview) picture "MPO".
 _FORMAT_NAMES = {"MPO": "JPEG"}
@@ -64,11 +68,13 @@ def decode_raster(data: bytes, label: str, *, max_pixels: int, min_side: int) ->
         fmt = _FORMAT_NAMES.get(image.format or "", image.format or "image")
         try:
             image.load()
-        except Image.DecompressionBombError as exc:
-            raise InvalidImageError(_bomb_message(label, max_pixels, exc)) from None
-        except Exception as exc:  # Pillow signals damage with many exception types
-            raise InvalidImageError(_damaged_message(label, fmt, exc)) from None
-        metadata = {**_text_chunks(image), "mode": image.mode, "frames": getattr(image, "n_frames", 1)}
+        except Image.DecompressionBombError:
+            raise InvalidImageError(_bomb_message(label, max_pixels)) from None
+        except MemoryError:
+            raise
+        except Exception:  # Pillow signals damage with many exception types
+            raise InvalidImageError(_damaged_message(label, fmt)) from None
+        metadata = {**_text_chunks(image), "mode": image.mode, "frames": _frame_count(image)}
         pixels = _to_rgb(_upright(image), label)
     return Decoded(pixels, fmt, metadata)
 
@@ -80,12 +86,14 @@ def _open(data: bytes, label: str, *, max_pixels: int, min_side: int) -> Image.I
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             return Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
-        except Image.DecompressionBombError as exc:
-            raise InvalidImageError(_bomb_message(label, max_pixels, exc)) from None
+        except Image.DecompressionBombError:
+            raise InvalidImageError(_bomb_message(label, max_pixels)) from None
         except UnidentifiedImageError:
             raise _unidentified(data, label, max_pixels=max_pixels, min_side=min_side) from None
-        except Exception as exc:
-            raise InvalidImageError(_damaged_message(label, _signature(data) or "image", exc)) from None
+        except MemoryError:
+            raise
+        except Exception:
+            raise InvalidImageError(_damaged_message(label, _signature(data) or "image")) from None
 
 
 def _unidentified(data: bytes, label: str, *, max_pixels: int, min_side: int) -> InvalidImageError:
@@ -151,8 +159,21 @@ def _declared_size(fmt: str, data: bytes) -> tuple[int, int] | None:
 
 
 def _text_chunks(image: Image.Image) -> dict[str, str]:
-    text = getattr(image, "text", None) or {}  # only PNG images have text chunks
-    return {str(key): value for key, value in text.items() if isinstance(value, str)}
+    try:
+        text = getattr(image, "text", None) or {}  # only PNG images have text chunks
+    except Exception:  # Pillow reads the chunks after the image data, which may be damaged
+        return {}
+    # Bounded: a file may carry megabytes of text, and every key ends up in the metadata shown.
+    chunks = [(printable(key)[:_TEXT_KEY_CHARS], value[:_TEXT_VALUE_CHARS]) for key, value in text.items()
+              if isinstance(value, str)]
+    return dict(chunks[:_TEXT_CHUNKS])
+
+
+def _frame_count(image: Image.Image) -> int:
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except Exception:  # counting walks every frame of a GIF or TIFF, damaged ones included
+        return 1
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -190,23 +211,25 @@ def _to_rgb(image: Image.Image, label: str) -> np.ndarray:
     converter = _CONVERTERS.get(image.mode, _plain_rgb)
     try:
         pixels = converter(image)
-    except Exception as exc:
+    except MemoryError:
+        raise
+    except Exception:
         raise InvalidImageError(
             f"{label} stores its pixels in the colour mode '{image.mode}', which this tool "
-            f"cannot convert to RGB ({exc})."
+            "cannot convert to RGB; export the image as RGB or greyscale."
         ) from None
     return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
-def _bomb_message(label: str, max_pixels: int, exc: Exception) -> str:
+def _bomb_message(label: str, max_pixels: int) -> str:
     return (
         f"{label} declares more pixels than the {max_pixels:,} this tool accepts "
-        f"(it may be a 'decompression bomb'); export a smaller version of the image. Details: {exc}"
+        "(it may be a 'decompression bomb'); export a smaller version of the image."
     )
 
 
-def _damaged_message(label: str, fmt: str, exc: Exception) -> str:
+def _damaged_message(label: str, fmt: str) -> str:
     return (
         f"{label} looks like a {fmt} image but is damaged or incomplete (for example cut short "
-        f"during a download or copy), so it cannot be read; export or copy it again. Details: {exc}."
+        "during a download or copy), so it cannot be read; export or copy it again."
     )

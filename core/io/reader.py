@@ -13,9 +13,11 @@ The contract, whatever the file: ``load_image`` returns a ``uint8`` array of sha
   multi-frame file gives its middle frame (see ``core.io.dicom``).
 * Animated GIF and multi-page TIFF give their first frame.
 
-DICOM is recognised by its content (``DICM`` at byte 128) or a ``.dcm`` name;
-everything else goes to Pillow, restricted to PNG, JPEG, BMP, TIFF and GIF.
-Every rejection raises :class:`InvalidImageError` with a sentence a clinician can act on.
+DICOM is recognised by its content (``DICM`` at byte 128) or a ``.dcm`` name, unless the file
+starts as a PNG, JPEG or GIF; everything else goes to Pillow, restricted to PNG, JPEG, BMP, TIFF
+and GIF. Decoding runs in a worker process bounded in time and memory (``core.io.sandbox``) unless
+the caller passes ``isolate=False`` for files it trusts. Every rejection raises
+:class:`InvalidImageError` with a plain sentence a clinician can act on.
 """
 
 from __future__ import annotations
@@ -30,34 +32,22 @@ from typing import IO, Any, Callable, Union
 
 import numpy as np
 
-from core.io.dicom import decode_dicom, looks_like_dicom
-from core.io.base import Decoded, InvalidImageError
-from core.io.raster import decode_raster
+from core.io.base import InvalidImageError, check_contract
+from core.io.decode import decode_bytes
+from core.io.limits import DECODE_SECONDS, MAX_BYTES, MAX_PIXELS, MIN_SIDE
+from core.io.messages import file_label
+from core.io.sandbox import decode_isolated
 
 __all__ = [
     "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "SUPPORTED_FORMATS", "ImageSource",
     "InvalidImageError", "LoadedImage", "read_image", "load_image", "is_synthetic",
 ]
 
-#: Largest file accepted, in bytes (100 MB); checked before the file is read.
-MAX_BYTES: int = 100_000_000
-#: Most pixels accepted (per frame); checked on the header, before decoding.
-MAX_PIXELS: int = 40_000_000
-#: Fewest pixels accepted on each side: smaller images carry nothing to classify.
-MIN_SIDE: int = 16
 #: Formats this module reads, for the app's file picker and help text.
 SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "GIF", "DICOM")
 
 #: A path, the file's bytes, or a binary file-like object (e.g. Streamlit's UploadedFile).
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
-
-Decoder = Callable[..., Decoded]
-
-# First match wins: DICOM by content or name, then everything Pillow may open.
-_DECODERS: tuple[tuple[Callable[[bytes, str], bool], Decoder], ...] = (
-    (looks_like_dicom, decode_dicom),
-    (lambda data, name: True, decode_raster),
-)
 
 # PNG text keys written by the GAN generation script, and how to parse them.
 _SYNTHETIC_FIELDS: dict[str, Callable[[str], Any]] = {"generator_sha256": str, "seed": int, "index": int}
@@ -93,6 +83,8 @@ def read_image(
     max_bytes: int = MAX_BYTES,
     max_pixels: int = MAX_PIXELS,
     min_side: int = MIN_SIDE,
+    isolate: bool = True,
+    timeout_s: float = DECODE_SECONDS,
 ) -> LoadedImage:
     """Read and validate an image file.
 
@@ -103,6 +95,9 @@ def read_image(
         max_bytes: largest file accepted, in bytes.
         max_pixels: most pixels accepted (per frame).
         min_side: fewest pixels accepted on each side.
+        isolate: decode in the bounded worker process (the default, and the only choice for
+            uploads); False decodes in this process, for trusted files read in bulk.
+        timeout_s: wall time the worker may spend on this file before it is stopped.
 
     Returns:
         The pixels with their format, safe metadata and synthetic-image marking.
@@ -112,14 +107,17 @@ def read_image(
             supported image, damaged, or its image is too big or too small.
     """
     data, name = _read_source(source, max_bytes)
-    label = f"The file '{name}'" if name else "The file"
+    label = file_label(name)
     if not data:
         raise InvalidImageError(f"{label} is empty (0 bytes).")
     _check_byte_count(len(data), max_bytes, label)
-    decode = next(decoder for matches, decoder in _DECODERS if matches(data, name))
-    decoded = decode(data, label, max_pixels=max_pixels, min_side=min_side)
+    if isolate:
+        decoded = decode_isolated(data, name, max_pixels=max_pixels, min_side=min_side, seconds=timeout_s)
+    else:
+        decoded = decode_bytes(data, name, max_pixels=max_pixels, min_side=min_side)
+    pixels = check_contract(decoded.pixels, label=label, max_pixels=max_pixels, min_side=min_side)
     synthetic, info = _synthetic_marking(decoded.metadata)
-    return LoadedImage(decoded.pixels, decoded.format, decoded.metadata, synthetic, info)
+    return LoadedImage(pixels, decoded.format, decoded.metadata, synthetic, info)
 
 
 def load_image(
@@ -128,6 +126,7 @@ def load_image(
     max_bytes: int = MAX_BYTES,
     max_pixels: int = MAX_PIXELS,
     min_side: int = MIN_SIDE,
+    isolate: bool = True,
 ) -> np.ndarray:
     """Read an image file into a ``uint8`` RGB array of shape ``(H, W, 3)``.
 
@@ -136,6 +135,7 @@ def load_image(
         max_bytes: largest file accepted, in bytes.
         max_pixels: most pixels accepted (per frame).
         min_side: fewest pixels accepted on each side.
+        isolate: see :func:`read_image`.
 
     Returns:
         ``read_image(source, ...).pixels``.
@@ -143,14 +143,15 @@ def load_image(
     Raises:
         InvalidImageError: see :func:`read_image`.
     """
-    return read_image(source, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side).pixels
+    return read_image(source, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side, isolate=isolate).pixels
 
 
-def is_synthetic(source: ImageSource) -> bool:
+def is_synthetic(source: ImageSource, *, isolate: bool = True) -> bool:
     """True when the image carries the generator's ``synthetic=true`` PNG marking.
 
     Args:
         source: a path, the file's bytes, or a binary file-like object.
+        isolate: see :func:`read_image`.
 
     Returns:
         Whether the image was made by an image generator (e.g. the project's DCGAN).
@@ -158,7 +159,7 @@ def is_synthetic(source: ImageSource) -> bool:
     Raises:
         InvalidImageError: see :func:`read_image`.
     """
-    return read_image(source).synthetic
+    return read_image(source, isolate=isolate).synthetic
 
 
 def _synthetic_marking(metadata: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -213,23 +214,26 @@ def _read_path(source: str | os.PathLike, max_bytes: int) -> tuple[bytes, str]:
         if stat.S_ISDIR(info.st_mode):
             raise InvalidImageError(f"'{path}' is a folder, not an image file.")
         # Refuse an oversized file before reading a byte of it.
-        _check_byte_count(info.st_size, max_bytes, f"The file '{path.name}'")
+        _check_byte_count(info.st_size, max_bytes, file_label(path.name))
         with path.open("rb") as handle:
             return handle.read(max_bytes + 1), path.name
     except FileNotFoundError:
         raise InvalidImageError(f"The file '{path}' does not exist; check its name and folder.") from None
-    except OSError as exc:
-        raise InvalidImageError(f"The file '{path}' cannot be opened: {exc.strerror or exc}.") from None
+    except OSError as exc:  # strerror is the operating system's own short phrase, e.g. "Permission denied"
+        reason = f": {exc.strerror}" if exc.strerror else ""
+        raise InvalidImageError(f"The file '{path}' cannot be opened{reason}; check that it exists and may be read.") from None
 
 
 def _read_stream(stream: IO[bytes], max_bytes: int) -> tuple[bytes, str]:
     raw_name = getattr(stream, "name", "")
     name = Path(raw_name).name if isinstance(raw_name, str) else ""
-    label = f"The file '{name}'" if name else "The file"
+    label = file_label(name)
     try:
         data = _read_seekable(stream, max_bytes, label) if _is_seekable(stream) else stream.read(max_bytes + 1)
-    except (OSError, ValueError) as exc:  # e.g. a closed file
-        raise InvalidImageError(f"{label} cannot be read: {exc}.") from None
+    except InvalidImageError:
+        raise
+    except (OSError, ValueError):  # e.g. a closed file
+        raise InvalidImageError(f"{label} cannot be read (it may have been closed or moved); upload it again.") from None
     if isinstance(data, str):
         raise InvalidImageError(f"{label} was opened as text; open it in binary mode ('rb').")
     return bytes(data), name
