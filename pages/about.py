@@ -2,10 +2,10 @@
 
 import streamlit as st
 
+import widgets
 from core.tasks import TASKS
 
-if "task_id" not in st.session_state:  # opened by a legacy pages/ URL before app.py ever ran
-    st.switch_page("app.py")
+widgets.require_session()
 
 st.title("About")
 st.error("**Not a medical device.** This tool gives a computer-generated second opinion for research and "

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from core import app_support as app
+import widgets
+from core import ui as app
 from core.tasks import get_task
 
-if "task_id" not in st.session_state:  # opened by a legacy pages/ URL before app.py ever ran
-    st.switch_page("app.py")
+widgets.require_session()
 
 task = get_task(st.session_state["task_id"])
 memo = st.session_state["memo"]

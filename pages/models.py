@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from core import app_support as app
-from core.inference import list_model_problems, list_models
+import widgets
+from core import ui as app
+from core.serving import list_model_problems, list_models
 from core.tasks import TASKS
 
-if "task_id" not in st.session_state:  # opened by a legacy pages/ URL before app.py ever ran
-    st.switch_page("app.py")
+widgets.require_session()
 
 st.title("Models")
 st.caption("Every model the app can serve, with the card written when it was trained. A `.keras` file and its "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -51,6 +52,39 @@ def provenance(card: Mapping[str, Any]) -> str:
 def is_demo(card: Mapping[str, Any] | None) -> bool:
     """True when the card says the weights were trained on synthetic phantoms."""
     return bool(card) and _get(card, "training_data.kind") == "synthetic-phantoms"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What a result may be used for, shown beside every verdict and at the top of every report.
+
+    Attributes:
+        kind: ``"research"`` (real training data), ``"demo"`` (synthetic phantoms) or ``"unknown"``.
+        badge: one or two words ("RESEARCH USE", "DEMO").
+        text: one sentence naming the training data.
+    """
+
+    kind: str
+    badge: str
+    text: str
+
+
+def model_status(card: Mapping[str, Any] | None) -> ModelStatus:
+    """The model's status from its card's ``training_data`` (dataset name and kind)."""
+    kind = _get(card or {}, "training_data.kind")
+    dataset = _get(card or {}, "training_data.dataset") or "an unnamed dataset"
+    images = sum(v for v in ((card or {}).get("split_sizes") or {}).values() if isinstance(v, int))
+    if kind == "real":
+        size = f", {images:,} images" if images else ""
+        return ModelStatus("research", "RESEARCH USE",
+                           f"Research use only: trained on {dataset}{size}. Not a medical device; a clinician "
+                           "decides.")
+    if kind == "synthetic-phantoms":
+        return ModelStatus("demo", "DEMO",
+                           "Demo on phantoms: trained on synthetic images, not on patients. Its answers have "
+                           "no clinical meaning.")
+    return ModelStatus("unknown", "UNVERIFIED",
+                       "Unknown training data: this model's card does not say what it learnt from.")
 
 
 def card_summary(card: Mapping[str, Any]) -> dict[str, str]:

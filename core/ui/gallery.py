@@ -83,7 +83,7 @@ def load_generator(path: str | Path, sha256: str | None = None) -> Any:
     """
     import keras
 
-    from core.cards import sha256_file
+    from core.serving.cards import sha256_file
     from core.inference import ModelIntegrityError
 
     path = Path(path)

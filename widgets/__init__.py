@@ -1,0 +1,13 @@
+"""Streamlit glue shared by the pages: the one cached model loader, the one redirect guard, renderers.
+
+``widgets`` is the only package besides ``pages/`` and ``app.py`` that imports Streamlit. It turns what
+``core.ui`` says into ``st.*`` calls so that each page stays a short script. It never imports TensorFlow
+at import time (models load in a background thread, see :class:`core.ui.ModelPool`), and every text
+that came from a file is drawn with ``st.text``, never as Markdown.
+"""
+
+from widgets.render import model_status_line, probability_chart, show_error, verdict_block
+from widgets.session import preload_model, require_session, served_model
+
+__all__ = ["model_status_line", "preload_model", "probability_chart", "require_session", "served_model",
+           "show_error", "verdict_block"]

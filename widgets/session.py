@@ -1,0 +1,43 @@
+"""The session guard and the one model cache every page uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core import ui
+
+
+def require_session() -> None:
+    """Send a visitor who opened a page's URL before ``app.py`` ever ran to the entry script.
+
+    ``app.py`` sets the session's defaults (task, model, memo); a page opened through Streamlit's legacy
+    ``pages/`` URL would otherwise run without them.
+    """
+    if "task_id" not in st.session_state:
+        st.switch_page("app.py")
+
+
+@st.cache_resource(show_spinner=False)
+def _pool() -> ui.ModelPool:
+    # One pool per server process, shared by every session: each model is loaded once.
+    return ui.ModelPool()
+
+
+def preload_model(task_id: str, name: str | None) -> None:
+    """Start loading the session's model in the background and return at once (the page draws meanwhile)."""
+    _pool().start(*ui.served_model_args(task_id, name))
+
+
+def served_model(task_id: str, name: str | None) -> Any:
+    """The session's served model, waiting (with a spinner) while it is still loading.
+
+    Raises:
+        Whatever the loader raised (``ModelIntegrityError``, ``ModelNotFoundError``...): the caller shows it.
+    """
+    pool, args = _pool(), ui.served_model_args(task_id, name)
+    if pool.ready(*args):
+        return pool.get(*args)
+    with st.spinner("Loading the model (once per server start)..."):
+        return pool.get(*args)
