@@ -8,70 +8,34 @@ invalid or whose ``.keras`` does not match the card's sha256.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
-import math
-import platform
-import re
-import shlex
-import sys
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from core.atomic import atomic_write
-from core.tasks import TASKS
-
-SCHEMA_VERSION = 1
-
-#: Every card has these keys (``ood`` may be None: no detector).
-REQUIRED_KEYS = (
-    "schema_version", "task_id", "name", "class_names", "input_shape", "preprocessing", "architecture",
-    "backbone", "training_data", "split_sizes", "test_metrics", "calibration", "uncertainty_threshold",
-    "ood", "latency_ms", "params", "flops", "keras_file", "sha256", "library_versions", "created",
-    "command", "default",
+from core.serving.card_schema import (
+    DEFAULT_UNCERTAINTY_THRESHOLD,
+    OPTIONAL_SECTIONS,
+    REQUIRED_KEYS,
+    SCHEMA_VERSION,
+    TRAINING_DATA_KINDS,
+    validate_card,
 )
+from core.serving.provenance import absolute_paths, command_line, library_versions, relativise_paths, sha256_file
 
-TRAINING_DATA_KINDS = ("real", "synthetic-phantoms")
-DEFAULT_UNCERTAINTY_THRESHOLD = 0.6
+__all__ = [
+    "CARD_SUFFIX", "DEFAULT_UNCERTAINTY_THRESHOLD", "OPTIONAL_SECTIONS", "REQUIRED_KEYS", "SCHEMA_VERSION",
+    "TRAINING_DATA_KINDS", "CardError", "ClassifierCard", "build_card", "card_path_for", "library_versions",
+    "read_card", "sha256_file", "validate_card", "write_card",
+]
+
 CARD_SUFFIX = ".card.json"
-
-# A model name becomes a file name; keep it portable.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class CardError(ValueError):
     """A model card that is missing, unreadable or invalid; the message lists the problems."""
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so large weights do not fill memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _installed_version(*distributions: str) -> str | None:
-    for dist in distributions:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def library_versions() -> dict[str, str | None]:
-    """Versions of the libraries a ``.keras`` file depends on, without importing TensorFlow."""
-    return {
-        "python": platform.python_version(),
-        "tensorflow": _installed_version("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
-        "keras": _installed_version("keras"),
-        "numpy": _installed_version("numpy"),
-    }
 
 
 def card_path_for(keras_path: str | Path) -> Path:
@@ -99,7 +63,7 @@ def build_card(**fields: Any) -> dict:
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "library_versions": library_versions(),
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "default": False,
         "ood": None,
         "uncertainty_threshold": DEFAULT_UNCERTAINTY_THRESHOLD,
@@ -108,122 +72,13 @@ def build_card(**fields: Any) -> dict:
     card.update(fields)
     try:
         # Round-trip so tuples become lists and numpy scalars fail here, not at write time.
-        card = json.loads(json.dumps(card, allow_nan=False))
+        card = relativise_paths(json.loads(json.dumps(card, allow_nan=False)))
     except (TypeError, ValueError) as exc:
         raise CardError(f"The model card is not plain JSON data: {exc}") from None
     problems = validate_card(card)
     if problems:
         raise CardError("Invalid model card:\n- " + "\n- ".join(problems))
     return card
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_identity(card: dict) -> list[str]:
-    problems = []
-    if card["schema_version"] != SCHEMA_VERSION:
-        problems.append(f"schema_version {card['schema_version']!r} is not supported "
-                        f"(this app reads {SCHEMA_VERSION}).")
-    if not isinstance(card["name"], str) or not _NAME_RE.match(card["name"]):
-        problems.append(f"name {card['name']!r} must be letters, digits, '.', '_' or '-' (it is a file name).")
-    task = TASKS.get(card["task_id"]) if isinstance(card["task_id"], str) else None
-    if task is None:
-        return problems + [f"task_id {card['task_id']!r} is not a known task ({', '.join(TASKS)})."]
-    if card["class_names"] != list(task.classes):
-        problems.append(
-            f"class_names {card['class_names']!r} do not match the output order of task '{task.id}' "
-            f"{list(task.classes)!r}; predictions would be reported under the wrong class."
-        )
-    prep = card["preprocessing"]
-    if isinstance(prep, dict) and prep.get("id") != task.preprocessing:
-        # Serving runs the task's recipe; a model trained on other inputs would be fed the wrong images.
-        problems.append(f"preprocessing id {prep.get('id')!r} is not the recipe of task '{task.id}' "
-                        f"({task.preprocessing!r}), which is what the app applies.")
-    shape = card["input_shape"]
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)
-            and shape[2] == task.channels):
-        problems.append(f"input_shape {shape!r} must be [height, width, {task.channels}] with positive integers.")
-    return problems
-
-
-def _check_sections(card: dict) -> list[str]:
-    problems = []
-    prep = card["preprocessing"]
-    if not (isinstance(prep, dict) and isinstance(prep.get("id"), str) and isinstance(prep.get("params", {}), dict)):
-        problems.append("preprocessing must be {'id': <recipe id>, 'params': {...}}.")
-    data = card["training_data"]
-    if not isinstance(data, dict) or data.get("kind") not in TRAINING_DATA_KINDS or not data.get("dataset"):
-        problems.append(f"training_data needs 'dataset' and 'kind' (one of {', '.join(TRAINING_DATA_KINDS)}).")
-    elif data["kind"] == "synthetic-phantoms" and ("generator_version" not in data or "seed" not in data):
-        problems.append("training_data of kind 'synthetic-phantoms' needs 'generator_version' and 'seed'.")
-    calib = card["calibration"]
-    if not (isinstance(calib, dict) and _is_number(calib.get("temperature")) and calib["temperature"] > 0):
-        problems.append("calibration needs a positive 'temperature' (1.0 for an uncalibrated model).")
-    threshold = card["uncertainty_threshold"]
-    if not (_is_number(threshold) and 0 <= threshold <= 1):
-        problems.append(f"uncertainty_threshold {threshold!r} must be a probability between 0 and 1.")
-    metrics = card["test_metrics"]
-    if not (isinstance(metrics, dict) and _is_number(metrics.get("accuracy")) and 0 <= metrics["accuracy"] <= 1):
-        problems.append("test_metrics must be a metrics report with an 'accuracy' between 0 and 1.")
-    ood = card["ood"]
-    if ood is not None and not (isinstance(ood, dict) and _is_number(ood.get("threshold"))):
-        problems.append("ood must be null or a detector section with a numeric 'threshold'.")
-    elif isinstance(ood, dict) and "file" in ood and not _SHA_RE.match(str(ood.get("sha256", ""))):
-        problems.append("ood names a detector 'file' but no valid 'sha256' to check it against.")
-    return problems
-
-
-def _check_provenance(card: dict) -> list[str]:
-    problems = []
-    keras_file = card["keras_file"]
-    if not (isinstance(keras_file, str) and keras_file.endswith(".keras") and Path(keras_file).name == keras_file):
-        problems.append(f"keras_file {keras_file!r} must be a bare '<name>.keras' file name beside the card.")
-    if not (isinstance(card["sha256"], str) and _SHA_RE.match(card["sha256"])):
-        problems.append("sha256 must be the 64-character lowercase hex digest of the .keras file.")
-    versions = card["library_versions"]
-    if not (isinstance(versions, dict) and {"python", "tensorflow", "keras", "numpy"} <= versions.keys()):
-        problems.append("library_versions needs python, tensorflow, keras and numpy.")
-    if not isinstance(card["default"], bool):
-        problems.append(f"default must be true or false, got {card['default']!r}.")
-    if not (isinstance(card["params"], int) and card["params"] > 0):
-        problems.append("params must be the model's positive parameter count.")
-    if card["flops"] is not None and not _is_number(card["flops"]):
-        problems.append("flops must be a number or null.")
-    latency = card["latency_ms"]
-    if latency is not None and not _is_number(latency) and not isinstance(latency, dict):
-        problems.append("latency_ms must be a latency summary, a number of milliseconds, or null.")
-    if not isinstance(card["split_sizes"], dict):
-        problems.append("split_sizes must map split name -> number of images.")
-    if not isinstance(card["command"], str) or not card["command"]:
-        problems.append("command must be the exact command line that produced the model.")
-    try:
-        datetime.fromisoformat(str(card["created"]))
-    except ValueError:
-        problems.append(f"created {card['created']!r} is not an ISO 8601 date.")
-    return problems
-
-
-#: Checks run in order on a card that has every required key.
-_CHECKS: tuple[Callable[[dict], list[str]], ...] = (_check_identity, _check_sections, _check_provenance)
-
-
-def validate_card(card: Any) -> list[str]:
-    """Every problem of a card, in words a researcher can fix; empty when the card is valid.
-
-    Args:
-        card: a parsed card.
-
-    Returns:
-        Problems (missing keys first; the other checks run only when no key is missing).
-    """
-    if not isinstance(card, dict):
-        return ["The model card is not a JSON object."]
-    missing = [k for k in REQUIRED_KEYS if k not in card]
-    if missing:
-        return [f"missing key{'s' if len(missing) > 1 else ''}: {', '.join(missing)}."]
-    return [problem for check in _CHECKS for problem in check(card)]
 
 
 def write_card(card: dict, path: str | Path) -> Path:
@@ -242,6 +97,10 @@ def write_card(card: dict, path: str | Path) -> Path:
     problems = validate_card(card)
     if problems:
         raise CardError(f"Refusing to write an invalid model card to {Path(path).name}:\n- " + "\n- ".join(problems))
+    absolute = absolute_paths(card)
+    if absolute:
+        raise CardError(f"Refusing to write model card {Path(path).name}: it holds absolute machine paths at "
+                        f"{', '.join(absolute)}; record paths relative to the project or $MEDIMG_DATA.")
     path = Path(path)
     with atomic_write(path, "w") as fh:
         json.dump(card, fh, indent=2, allow_nan=False)
@@ -269,8 +128,85 @@ def read_card(path: str | Path, validate: bool = True) -> dict:
         raise CardError(f"Model card {path} does not exist.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardError(f"Model card {path.name} cannot be read as JSON: {exc}") from None
+    # Migration: cards written before the no-absolute-paths rule kept the training machine's run paths.
+    card = relativise_paths(card)
     if validate:
         problems = validate_card(card)
         if problems:
             raise CardError(f"Model card {path.name} is invalid:\n- " + "\n- ".join(problems))
     return card
+
+
+@dataclass(frozen=True)
+class ClassifierCard:
+    """A classifier's card as a typed value: the required keys as fields, optional sections in ``sections``.
+
+    Invariants (those of :func:`validate_card`, plus no absolute path) are checked by :meth:`from_json`
+    and :meth:`to_json`, so a ``ClassifierCard`` in hand is always servable.
+    """
+
+    task_id: str
+    name: str
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    preprocessing: dict
+    architecture: str
+    backbone: str | None
+    training_data: dict
+    split_sizes: dict
+    test_metrics: dict
+    calibration: dict
+    uncertainty_threshold: float
+    ood: dict | None
+    latency_ms: Any
+    params: int
+    flops: float | None
+    keras_file: str
+    sha256: str
+    library_versions: dict
+    created: str
+    command: str
+    default: bool
+    schema_version: int = SCHEMA_VERSION
+    sections: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict | str) -> ClassifierCard:
+        """Parse, migrate and check a card (a dict or its JSON text).
+
+        Raises:
+            CardError: listing every problem.
+        """
+        try:
+            card = relativise_paths(json.loads(data) if isinstance(data, str) else dict(data))
+        except (TypeError, ValueError) as exc:
+            raise CardError(f"The model card is not JSON: {exc}") from None
+        problems = validate_card(card)
+        if problems:
+            raise CardError("Invalid model card:\n- " + "\n- ".join(problems))
+        required = {k: card[k] for k in REQUIRED_KEYS}
+        required["class_names"], required["input_shape"] = tuple(card["class_names"]), tuple(card["input_shape"])
+        return cls(**required, sections={k: v for k, v in card.items() if k not in REQUIRED_KEYS})
+
+    def to_json(self) -> dict:
+        """The card as the JSON object written beside the weights (checked first).
+
+        Raises:
+            CardError: an invariant does not hold, or an absolute path is present.
+        """
+        card = {k: getattr(self, k) for k in REQUIRED_KEYS}
+        card["class_names"], card["input_shape"] = list(self.class_names), list(self.input_shape)
+        card.update(self.sections)
+        problems = validate_card(card) + [f"absolute path at {w}" for w in absolute_paths(card)]
+        if problems:
+            raise CardError("Invalid model card:\n- " + "\n- ".join(problems))
+        return card
+
+    @classmethod
+    def read(cls, path: str | Path) -> ClassifierCard:
+        """Read a ``.card.json`` (see :meth:`from_json`)."""
+        return cls.from_json(read_card(path, validate=False))
+
+    def write(self, path: str | Path) -> Path:
+        """Write atomically (see :func:`write_card`)."""
+        return write_card(self.to_json(), path)

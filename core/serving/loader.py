@@ -83,7 +83,7 @@ def load_ood_checked(folder: Path, section: Mapping) -> Any:
     Raises:
         ModelIntegrityError: missing, modified or unreadable file, or a non-finite threshold.
     """
-    from core.serving.ood import OODDetectorError, load_detector
+    from core.serving.ood import load_detector
 
     name = str(section.get("file", ""))
     what = f"The out-of-distribution detector file {name or '(none named)'}"
@@ -92,7 +92,7 @@ def load_ood_checked(folder: Path, section: Mapping) -> Any:
     check_sha256(folder / name, section.get("sha256"), what)
     try:
         detector = load_detector(folder / name, sha256=None)
-    except (OODDetectorError, OSError, ValueError, KeyError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001  zip, numpy and key errors alike mean a damaged file
         raise integrity_error(what, f"it cannot be read: {type(exc).__name__}") from None
     thresholds = [detector.threshold, detector.features.threshold]
     thresholds += [detector.inputs.threshold] if detector.inputs is not None else []
@@ -103,17 +103,27 @@ def load_ood_checked(folder: Path, section: Mapping) -> Any:
     return detector
 
 
-def load_generator_checked(path: str | Path, sha256: str | None) -> Any:
+def load_generator_checked(path: str | Path, sha256: str | None = None) -> Any:
     """Load a DCGAN generator after its sha256 check, in safe mode.
 
     Args:
-        path: the generator's ``.keras`` file.
-        sha256: the digest its card records.
+        path: the generator's ``.keras`` file, or its ``.card.json`` (then the card gives file and digest).
+        sha256: the digest its card records (read from the card when ``path`` is the card).
 
     Returns:
         The keras.Model.
 
     Raises:
-        ModelIntegrityError: with the integrity sentence.
+        ModelIntegrityError: with the integrity sentence (an invalid card included).
     """
+    from core.serving.cards import CardError
+    from core.serving.gan_cards import GeneratorCard
+
+    path = Path(path)
+    if path.name.endswith(".card.json"):
+        try:
+            card = GeneratorCard.read(path)
+        except CardError as exc:
+            raise integrity_error(f"The generator card {path.name}", str(exc).splitlines()[0]) from None
+        path, sha256 = path.parent / card.keras_file, card.sha256
     return load_keras_checked(path, sha256, role="generator")
