@@ -66,3 +66,24 @@ def tiny(tmp_path):
         return dataclasses.replace(small, **overrides)
 
     return shrink
+
+
+# --- real public data ($MEDIMG_DATA, default ../shared/data): present in CI, absent in a user's fresh clone ---
+
+#: task id -> dataset folder under $MEDIMG_DATA.
+REAL_FOLDERS = {"brain_mri_4class": "brain_tumor_mri", "brain_mri_binary": "br35h", "breast_us": "busi"}
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """Factory: ``real_data(task_id)`` -> the real dataset folder of a task, or skip with the reason."""
+    from core import paths
+
+    def find(task_id: str):
+        folder = paths.REAL_DATA_DIR / REAL_FOLDERS[task_id]
+        if not folder.is_dir():
+            pytest.skip(f"real data for {task_id} not found at {folder} (set $MEDIMG_DATA to the folder "
+                        "holding brain_tumor_mri/, br35h/ and busi/)")
+        return folder
+
+    return find
