@@ -40,6 +40,8 @@ class TrainConfig:
     fine_tune_epochs: int = _opt(0, "epochs of the second phase (backbone top unfrozen); 0 = one phase")
     fine_tune_learning_rate: float = _opt(1e-5, "Adam learning rate of the fine-tuning phase")
     fine_tune_layers: int | None = _opt(None, "top backbone layers unfrozen for fine-tuning (default: per model)")
+    fine_tune_batchnorm: bool = _opt(
+        False, "also train the BatchNorm layers of the unfrozen blocks (helps far from ImageNet, e.g. MRI)")
     lr_schedule: str = _opt("constant", "learning-rate schedule within each phase", ("constant", "cosine"))
     class_weights: bool = _opt(False, "weight classes 'balanced' (scikit-learn) against class imbalance")
     early_stopping_patience: int | None = _opt(

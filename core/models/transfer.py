@@ -152,7 +152,7 @@ def _layers_to_unfreeze(count: int, top_layers: int | None, fine_tune_fraction: 
 
 
 def set_backbone_trainable(model: keras.Model, trainable: bool, *, top_layers: int | None = None,
-                           fine_tune_fraction: float | None = None) -> int:
+                           fine_tune_fraction: float | None = None, train_batchnorm: bool = False) -> int:
     """Freeze the backbone (phase 1) or unfreeze its top (phase 2); the head stays trainable.
 
     BatchNormalization layers stay frozen when unfreezing: with the small batches of
@@ -165,6 +165,8 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, *, top_layers: i
         trainable: False freezes the whole backbone; True unfreezes its top.
         top_layers: unfreeze this many backbone layers counted from the top.
         fine_tune_fraction: or this fraction of them (rounded up); neither: all of them.
+        train_batchnorm: let the unfrozen BatchNormalization layers learn too; worth it when the images
+            are far from ImageNet's (grey MRI) and the batches are not tiny.
 
     Returns:
         The number of backbone layers now trainable.
@@ -179,5 +181,6 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, *, top_layers: i
         n_open = _layers_to_unfreeze(len(backbone), top_layers, fine_tune_fraction)
     first_open = len(backbone) - n_open
     for index, layer in enumerate(backbone):
-        layer.trainable = index >= first_open and not isinstance(layer, layers.BatchNormalization)
+        is_bn = isinstance(layer, layers.BatchNormalization)
+        layer.trainable = index >= first_open and (train_batchnorm or not is_bn)
     return sum(layer.trainable for layer in backbone)
