@@ -10,17 +10,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import inspect
 import json
+import logging
 import shlex
 import sys
 import types
 import typing
 from pathlib import Path
-
-from core.atomic import atomic_write
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import yaml
+
+from core.atomic import atomic_write
 
 from training.config import ConfigError
 
@@ -209,20 +211,59 @@ def to_command(module: str, cfg: Any) -> str:
     return shlex.join(parts)
 
 
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from core.data import DatasetError
+    from core.models import ImageNetWeightsUnavailable
+    from core.serving.cards import CardError
+    from core.serving.errors import ServingError
+    from training.runtime import RuntimeConfigError
+
+    return ConfigError, DatasetError, CardError, ServingError, ImageNetWeightsUnavailable, RuntimeConfigError
+
+
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
+def user_errors(extra: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Report the errors a researcher can fix (bad flag, dataset, model file) as one line, exit status 2.
 
     A traceback is for bugs; a missing folder or a typo in a flag deserves a sentence.
-    """
-    from core.serving.cards import CardError
-    from core.data import DatasetError
-    from core.serving.errors import ServingError
-    from core.models import ImageNetWeightsUnavailable
-    from training.runtime import RuntimeConfigError
 
+    Args:
+        extra: further exception types of one script that are user mistakes too.
+    """
     try:
         yield
-    except (ConfigError, DatasetError, CardError, ServingError, ImageNetWeightsUnavailable, RuntimeConfigError) as exc:
+    except (*_user_error_types(), *extra) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+#: One log format for every training script.
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def run(config_cls: type[C], fn: Callable[..., Any], argv: Sequence[str] | None = None, *, module: str,
+        description: str, report: Callable[[C, Any], str] | None = None,
+        errors: tuple[type[BaseException], ...] = ()) -> Any:
+    """The one entry point of every training script: same flags, same logging, same plain-sentence errors.
+
+    Args:
+        config_cls: the script's config dataclass (one flag per field, plus ``--config FILE.yaml``).
+        fn: the work, ``fn(cfg)`` or ``fn(cfg, command=...)`` (then it receives the exact command line).
+        argv: arguments without the program name; None reads ``sys.argv``.
+        module: the script's module, e.g. ``"training.train_classifier"`` (for --help and the command).
+        description: one line for --help.
+        report: ``(cfg, result) -> text`` printed when the work is done.
+        errors: further exception types this script reports as a sentence (exit status 2).
+
+    Returns:
+        What ``fn`` returned.
+    """
+    with user_errors(errors):
+        cfg = parse_config(config_cls, argv, "python -m " + module, description)
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        command = shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
+        takes_command = "command" in inspect.signature(fn).parameters
+        result = fn(cfg, command=command) if takes_command else fn(cfg)
+    if report is not None:
+        print(report(cfg, result))
+    return result

@@ -21,7 +21,7 @@ import pandas as pd
 from core import paths
 from core.models import get_spec
 from training import datasets, loop, publish
-from training.cli import parse_config, to_command, to_dict, user_errors, write_json_atomic, write_text_atomic
+from training.cli import run, to_command, to_dict, write_json_atomic, write_text_atomic
 from training.config import CompareConfig
 from training.train_classifier import check_model_config, fit_and_score, models_dir_for
 
@@ -98,12 +98,8 @@ def compare(cfg: CompareConfig) -> pd.DataFrame:
 
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     """Command-line entry: parse flags (and ``--config``), compare, print the table."""
-    with user_errors():
-        cfg = parse_config(CompareConfig, argv, "python -m " + MODULE, "Compare backbones on one task.")
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        table = compare(cfg)
-    print(Path(table.attrs["files"]["markdown"]).read_text(encoding="utf-8"))
-    return table
+    return run(CompareConfig, compare, argv, module=MODULE, description="Compare backbones on one task.",
+               report=lambda cfg, table: Path(table.attrs["files"]["markdown"]).read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

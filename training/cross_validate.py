@@ -23,7 +23,7 @@ import numpy as np
 from core import paths
 from core.data import kfold_splits
 from training import datasets, loop
-from training.cli import parse_config, to_dict, user_errors, write_json_atomic, write_text_atomic
+from training.cli import run, to_dict, write_json_atomic, write_text_atomic
 from training.config import CrossValidateConfig
 from training.train_classifier import check_model_config, fit_and_score
 
@@ -126,15 +126,15 @@ def cross_validate(cfg: CrossValidateConfig) -> dict:
     return result
 
 
+def _summary(cfg: CrossValidateConfig, result: dict) -> str:
+    return (f"{result['folds']}-fold accuracy {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f}; "
+            f"report: {result['files']['markdown']}")
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Command-line entry: parse flags (and ``--config``), cross-validate, print mean +- std."""
-    with user_errors():
-        cfg = parse_config(CrossValidateConfig, argv, "python -m " + MODULE, "k-fold cross-validation of a classifier.")
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        result = cross_validate(cfg)
-    print(f"{result['folds']}-fold accuracy {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f}; "
-          f"report: {result['files']['markdown']}")
-    return result
+    return run(CrossValidateConfig, cross_validate, argv, module=MODULE,
+               description="k-fold cross-validation of a classifier.", report=_summary)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from core.inference import ModelIntegrityError, ServedModel, load_model
 from core.evaluation.metrics import classification_report, to_markdown
 from core.models import model_info
 from training import scoring
-from training.cli import parse_config, to_dict, user_errors, write_json_atomic, write_text_atomic
+from training.cli import run, to_dict, write_json_atomic, write_text_atomic
 from training.config import EvaluateConfig
 from training.datasets import limit_per_class
 
@@ -116,16 +116,16 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     return result
 
 
+def _summary(cfg: EvaluateConfig, result: dict) -> str:
+    return (f"{result['model']} on {result['n']} images: accuracy {result['accuracy']:.4f}, "
+            f"macro F1 {result['macro']['f1']:.4f}, mean latency {result['latency_ms']['mean_ms']:.1f} ms; "
+            f"report: {result['files']['markdown']}")
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Command-line entry: parse flags (and ``--config``), evaluate, print the headline."""
-    with user_errors():
-        cfg = parse_config(EvaluateConfig, argv, "python -m " + MODULE, "Evaluate a classifier on a dataset folder.")
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        result = evaluate(cfg)
-    print(f"{result['model']} on {result['n']} images: accuracy {result['accuracy']:.4f}, "
-          f"macro F1 {result['macro']['f1']:.4f}, mean latency {result['latency_ms']['mean_ms']:.1f} ms; "
-          f"report: {result['files']['markdown']}")
-    return result
+    return run(EvaluateConfig, evaluate, argv, module=MODULE, description="Evaluate a classifier on a dataset folder.",
+               report=_summary)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +24,7 @@ from typing import Any, Sequence
 from core.atomic import atomic_write
 from core.feedback import FeedbackError, FeedbackStore
 from core.tasks import TASKS, get_task
-from training.cli import parse_config
+from training.cli import run
 from training.config import ConfigError
 
 MODULE = "training.export_feedback"
@@ -110,19 +109,17 @@ def export(cfg: ExportFeedbackConfig) -> dict[str, Any]:
     return manifest
 
 
+def _summary(cfg: ExportFeedbackConfig, manifest: dict[str, Any]) -> str:
+    per_class = ", ".join(f"{c} {n}" for c, n in manifest["per_class"].items())
+    return (f"{len(manifest['images'])} images ({manifest['agreed']} agreed, {manifest['corrected']} corrected; "
+            f"{per_class}) written to {cfg.out}; {len(manifest['conflicts'])} left out for conflicting answers")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry: parse flags, export, print what was written (errors as one sentence, status 2)."""
-    try:
-        cfg = parse_config(ExportFeedbackConfig, argv, "python -m " + MODULE,
-                           "Export kept clinician-feedback images as a class-per-folder dataset.")
-        manifest = export(cfg)
-    except (ConfigError, FeedbackError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    per_class = ", ".join(f"{c} {n}" for c, n in manifest["per_class"].items())
-    print(f"{len(manifest['images'])} images ({manifest['agreed']} agreed, {manifest['corrected']} corrected; "
-          f"{per_class}) written to {cfg.out}; {len(manifest['conflicts'])} left out for conflicting answers")
-    return manifest
+    return run(ExportFeedbackConfig, export, argv, module=MODULE,
+               description="Export kept clinician-feedback images as a class-per-folder dataset.",
+               report=_summary, errors=(FeedbackError,))
 
 
 if __name__ == "__main__":

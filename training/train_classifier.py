@@ -11,8 +11,7 @@ and in the run folder ``config.json``, ``history.csv``, ``metrics.json`` and the
 from __future__ import annotations
 
 import logging
-import shlex
-import sys
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,7 +24,7 @@ from core.models import build_classifier, get_spec, model_info
 from core.preprocess import prepare
 from core.tasks import get_task
 from training import datasets, loop, publish, scoring
-from training.cli import parse_config, to_command, to_dict, user_errors, write_json_atomic
+from training.cli import run, to_command, to_dict, write_json_atomic
 from training.config import ConfigError, TrainConfig
 from training.runtime import runtime
 
@@ -167,6 +166,7 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
         "test": report, "calibration": calib, "latency_ms": latency, "params": info["params"],
         "flops": info["flops"], "train_seconds": fit.train_seconds, "epochs_run": fit.epochs_run,
         "split_sizes": data.split_sizes, "plots": figures,
+        "replicas": rt.replicas, "dtype_policy": rt.policy,
     }
     write_json_atomic(metrics, run_dir / "metrics.json")
     datasets.write_splits(data, run_dir / "splits.csv")
@@ -207,7 +207,8 @@ def train(cfg: TrainConfig, command: str | None = None,
     write_json_atomic(to_dict(cfg), run_dir / "config.json")
     data = datasets.prepare_data(cfg)
     result = fit_and_score(cfg, run_dir, data, callbacks)
-    if not result.is_chief:
+    if not result.is_chief:  # its checkpoints only mattered until the run finished
+        shutil.rmtree(result.card_fields["training_run"]["dir"], ignore_errors=True)
         return {**result.metrics, "keras_file": None, "card_file": None, "ood": None}
     folder = models_dir_for(cfg)
     ood = publish.fit_ood(result.train_features, result.val_features, folder / f"{cfg.run_name}.ood.npz",
@@ -221,17 +222,16 @@ def train(cfg: TrainConfig, command: str | None = None,
             "ood": ood}
 
 
+def _summary(cfg: TrainConfig, metrics: dict) -> str:
+    return (f"{cfg.task}/{cfg.run_name}: test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+            f"T={metrics['calibration']['temperature']:.2f}; card: {metrics['card_file']}")
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Command-line entry: parse flags (and ``--config``), train, print a summary."""
-    with user_errors():
-        cfg = parse_config(TrainConfig, argv, "python -m " + MODULE,
-                           "Train one classifier and publish it with its card.")
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        args = list(sys.argv[1:] if argv is None else argv)
-        metrics = train(cfg, command=shlex.join(["python", "-m", MODULE, *args]))
-    print(f"{cfg.task}/{cfg.run_name}: test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-          f"T={metrics['calibration']['temperature']:.2f}; card: {metrics['card_file']}")
-    return metrics
+    return run(TrainConfig, train, argv, module=MODULE,
+               description="Train one classifier and publish it with its card.",
+               report=_summary)
 
 
 if __name__ == "__main__":
