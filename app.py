@@ -16,6 +16,7 @@ page = st.navigation([
             default=True),
     st.Page("pages/gallery.py", title="GAN gallery", icon=":material/auto_awesome:", url_path="synthetic-gallery"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="model-cards"),
+    st.Page("pages/feedback.py", title="Feedback", icon=":material/rate_review:", url_path="clinician-feedback"),
     st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about-the-tool"),
 ])
 

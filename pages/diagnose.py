@@ -6,6 +6,7 @@ import widgets
 from core import ui
 from core.tasks import get_task
 from widgets import diagnosis as parts
+from widgets.feedback import feedback_controls
 
 widgets.require_session()
 task = get_task(st.session_state["task_id"])
@@ -40,6 +41,7 @@ with left:
     parts.image_panel(served, result)
 with right:
     widgets.verdict_block(task, verdict, result.prediction, served.card)
+    feedback_controls(ui.analysis_key(served, data), served.card, result.prediction, result.image.pixels)
 
 overlay, method = parts.explanation(task, served, result, verdict, data) if verdict.label else (None, None)
 parts.report_section(task, served, result, overlay, method, data)

@@ -11,11 +11,12 @@ from core.feedback.engine import DB_URL_ENV, database_url, dispose_all, get_engi
 from core.feedback.records import (
     AGREE, FeedbackError, PredictionRecord, answer_choices, pixel_sha256, png_bytes, record_of,
 )
+from core.feedback.review import answer_label, entry_rows, rate_rows
 from core.feedback.schema import OTHER_ANSWERS, FeedbackEntry, KeptImage
 from core.feedback.store import FeedbackStore
 
 __all__ = [
     "AGREE", "DB_URL_ENV", "FeedbackEntry", "FeedbackError", "FeedbackStore", "KeptImage", "OTHER_ANSWERS",
-    "PredictionRecord", "answer_choices", "database_url", "dispose_all", "get_engine", "pixel_sha256",
-    "png_bytes", "record_of",
+    "PredictionRecord", "answer_choices", "answer_label", "database_url", "dispose_all", "entry_rows",
+    "get_engine", "pixel_sha256", "png_bytes", "rate_rows", "record_of",
 ]

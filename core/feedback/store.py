@@ -136,6 +136,12 @@ class FeedbackStore:
             for entry, png in session.execute(query.order_by(FeedbackEntry.id)).all():
                 yield entry.as_dict(), png
 
+    def model_names(self, task_id: str | None = None) -> list[str]:
+        """Names of the models that received answers (of one task, or all), sorted."""
+        query = _filtered(select(FeedbackEntry.model_name).distinct(), task_id, None, None)
+        with self._read() as session:
+            return sorted(session.scalars(query).all())
+
     def count(self) -> int:
         """Number of entries stored."""
         with self._read() as session:
