@@ -31,16 +31,32 @@ Size = int | tuple[int, int]
 Box = tuple[int, int, int, int]
 
 
+class Geometry(NamedTuple):
+    """Where the model input came from in the uploaded image (heat maps are mapped back through it).
+
+    Attributes:
+        upload_size: (height, width) of the image given to ``prepare``.
+        crop: (x0, y0, x1, y1) of the upload region the model saw, exclusive ends.
+        content: (x0, y0, x1, y1) where that region lies in the model input; the rest is padding.
+    """
+
+    upload_size: tuple[int, int]
+    crop: Box
+    content: Box
+
+
 class Prepared(NamedTuple):
     """The model-ready image and every intermediate step, in order.
 
     Attributes:
         image: uint8 (H, W, 3) at the requested size.
         steps: step name -> uint8 image, in the order the steps ran (starts with "input").
+        geometry: how the model input maps onto the upload (crop, then letterbox).
     """
 
     image: np.ndarray
     steps: dict[str, np.ndarray]
+    geometry: Geometry | None = None
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -187,6 +203,21 @@ def denoise(image: np.ndarray, diameter: int = 5, sigma_color: float = 50.0,
     return out.reshape(image.shape)
 
 
+def letterbox_box(shape: tuple[int, int], size: Size) -> Box:
+    """Where ``resize_with_pad`` puts an image of ``shape`` (h, w) inside ``size``.
+
+    Returns:
+        (x0, y0, x1, y1) of the scaled image in the padded output, exclusive ends.
+    """
+    height, width = parse_size(size)
+    h, w = shape
+    scale = min(height / h, width / w)
+    new_h = min(height, max(1, round(h * scale)))
+    new_w = min(width, max(1, round(w * scale)))
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    return left, top, left + new_w, top + new_h
+
+
 def resize_with_pad(image: np.ndarray, size: Size) -> np.ndarray:
     """Letterbox: resize keeping the aspect ratio, then pad with black to ``size``.
 
@@ -204,14 +235,13 @@ def resize_with_pad(image: np.ndarray, size: Size) -> np.ndarray:
     height, width = parse_size(size)
     h, w = image.shape[:2]
     scale = min(height / h, width / w)
-    new_h = min(height, max(1, round(h * scale)))
-    new_w = min(width, max(1, round(w * scale)))
+    left, top, right, bottom = letterbox_box((h, w), (height, width))
+    new_h, new_w = bottom - top, right - left
     # INTER_AREA avoids aliasing when shrinking; INTER_LINEAR is smooth when enlarging.
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=interpolation)
     if image.ndim == 3 and resized.ndim == 2:  # cv2 drops a single channel axis
         resized = resized[:, :, None]
-    top, left = (height - new_h) // 2, (width - new_w) // 2
     out = np.zeros((height, width) + image.shape[2:], dtype=np.uint8)
     out[top:top + new_h, left:left + new_w] = resized
     return out
@@ -230,12 +260,13 @@ def to_grey_rgb(image: np.ndarray) -> np.ndarray:
     return to_rgb(_grey(image))
 
 
-Step = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+#: A step returns the new image, or (image, box) when it crops the box (x0, y0, x1, y1) out of its input.
+Step = Callable[[np.ndarray, tuple[int, int]], "np.ndarray | tuple[np.ndarray, Box]"]
 
 #: recipe id (``Task.preprocessing``) -> ordered (step name, step) pairs after "input".
 RECIPES: dict[str, tuple[tuple[str, Step], ...]] = {
     "brain_mri": (
-        ("brain crop", lambda im, size: crop_to_largest_contour(im, BRAIN_THRESHOLD)[0]),
+        ("brain crop", lambda im, size: crop_to_largest_contour(im, BRAIN_THRESHOLD)),
         ("denoised", lambda im, size: denoise(im)),
         ("resized + padded", resize_with_pad),
     ),
@@ -246,7 +277,7 @@ RECIPES: dict[str, tuple[tuple[str, Step], ...]] = {
         ("resized + padded", resize_with_pad),
     ),
     "blood_smear": (
-        ("cell crop", lambda im, size: crop_to_largest_contour(im, CELL_THRESHOLD)[0]),
+        ("cell crop", lambda im, size: crop_to_largest_contour(im, CELL_THRESHOLD)),
         ("resized + padded", resize_with_pad),
     ),
 }
@@ -278,7 +309,17 @@ def prepare(image: np.ndarray, task_id: str, size: Size | None = None) -> Prepar
         ) from None
     current = to_rgb(image)
     steps = {"input": current}
+    crop, content = (0, 0, current.shape[1], current.shape[0]), None
     for name, step in recipe:
-        current = to_rgb(step(current, target))
+        before = current.shape[:2]
+        out = step(current, target)
+        if isinstance(out, tuple):  # a crop: remember where, in the upload's coordinates
+            out, (x0, y0, x1, y1) = out
+            crop = (crop[0] + x0, crop[1] + y0, crop[0] + x1, crop[1] + y1)
+        elif step is resize_with_pad:
+            content = letterbox_box(before, target)
+        current = to_rgb(out)
         steps[name] = current
-    return Prepared(current, steps)
+    if content is None:
+        content = (0, 0, current.shape[1], current.shape[0])
+    return Prepared(current, steps, Geometry(tuple(image.shape[:2]), crop, content))

@@ -8,6 +8,7 @@ import pytest
 
 from core import explain
 from core.explain import CAM_METHODS, ExplainError, class_activation_map, find_target_layer, overlay
+from core.explain import engine
 from core.models import CLASSIFIERS, build_classifier
 
 TASK_ID = "breast_us"
@@ -125,9 +126,10 @@ def test_a_model_without_evidence_gives_an_all_zero_map_not_nan():
 
 def test_explainer_is_prepared_once_per_model_and_method(small_cnn):
     class_activation_map(small_cnn, _images((32, 32, 3)), 0)
-    prepared = explain._CACHE[small_cnn]["gradcam"]
+    layer = engine.explained_layer(small_cnn)
+    prepared = engine._CACHE[small_cnn][(layer, "gradcam")]
     class_activation_map(small_cnn, _images((32, 32, 3), seed=1), 1)
-    assert explain._CACHE[small_cnn]["gradcam"] is prepared
+    assert engine._CACHE[small_cnn][(layer, "gradcam")] is prepared
 
 
 def test_a_nested_sub_model_is_refused_with_advice():
@@ -193,29 +195,88 @@ def test_overlay_refuses_bad_input(image, heatmap, kwargs, message):
         overlay(image, heatmap, **kwargs)
 
 
-def test_heatmap_of_a_served_model_explains_the_predicted_class_by_default(tmp_path):
-    """core.explain.heatmap takes a served model and a raw upload, as the app does."""
-    from core import inference
-    from core.serving import cards
+def test_the_finest_map_of_at_least_7x7_is_explained_not_the_4x4_blob():
+    """MobileNetV2 at 128 px ends on a 4 x 4 map; the heat map comes from an 8 x 8 one."""
+    model = build_classifier("mobilenet_v2", TASK_ID, (128, 128, 3))
+    layer = engine.explained_layer(model)
+    assert tuple(model.get_layer(layer).output.shape[1:3]) == (8, 8)
+    assert find_target_layer(model) == "out_relu"  # the last map, 4 x 4, is not the one used
+    _, _, cams, used = engine.run_pass(model, _images((128, 128, 3)), None)
+    assert used == layer and cams.shape == (1, 8, 8)
+    # A small CNN whose last map is already 16 x 16 keeps it.
+    assert engine.explained_layer(build_classifier("small_cnn", TASK_ID, (128, 128, 3))) == "pool3"
 
-    task = "blood_smear"
-    folder = tmp_path / task
-    folder.mkdir()
-    model = build_classifier("small_cnn", task, input_shape=(32, 32, 3))
-    model.save(folder / "toy.keras")
-    card = cards.build_card(
-        task_id=task, name="toy", class_names=["all", "hem"], input_shape=[32, 32, 3],
-        preprocessing={"id": "blood_smear", "params": {}}, architecture="small_cnn", backbone=None,
-        training_data={"dataset": "core.phantoms", "kind": "synthetic-phantoms", "seed": 0, "generator_version": "test"},
-        split_sizes={}, test_metrics={"accuracy": 0.5}, calibration={"temperature": 1.0},
-        latency_ms={}, params=model.count_params(), keras_file="toy.keras",
-        sha256=cards.sha256_file(folder / "toy.keras"), command="test",
-    )
-    cards.write_card(card, folder / "toy.card.json")
-    served = inference.load_model(task, "toy", models_dir=tmp_path)
-    image = np.zeros((80, 80, 3), np.uint8)
-    image[20:60, 20:60] = (150, 90, 200)
-    heat = explain.heatmap(served, image)
-    assert heat.shape == (32, 32) and heat.min() >= 0 and heat.max() <= 1
-    with pytest.raises(explain.ExplainError, match="all, hem"):
-        explain.heatmap(served, image, class_name="glioma")
+
+def _reference(model, batch, index, layer, visualizer):
+    """tf-keras-vis on the logits view, at the layer's resolution, unnormalised."""
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    logits = keras.Model(model.inputs, model.get_layer("logits").output)
+    cam = visualizer(logits)(CategoricalScore([index] * len(batch)), batch, penultimate_layer=layer,
+                             seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False)
+    return np.asarray(cam, np.float32)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_the_compiled_pass_equals_the_tf_keras_vis_reference(small_cnn, method):
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+
+    batch = _images((32, 32, 3), n=3, seed=4)
+    _, _, ours, layer = engine.run_pass(small_cnn, batch, 1, method)
+    reference = _reference(small_cnn, batch, 1, layer, {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus}[method])
+    assert ours.shape == reference.shape
+    for a, b in zip(ours, reference):  # Grad-CAM++ differs by exp(score), a per-image factor
+        scale = b.max() / a.max() if method == "gradcam++" and a.max() > 0 else 1.0
+        np.testing.assert_allclose(a * scale, b, rtol=1e-3, atol=1e-4 * max(b.max(), 1e-6))
+
+
+def test_scorecam_agrees_with_the_tf_keras_vis_reference_in_shape_of_the_map(small_cnn):
+    from tf_keras_vis.scorecam import Scorecam
+
+    batch = _images((32, 32, 3), n=2, seed=5)
+    _, _, ours, layer = engine.run_pass(small_cnn, batch, 0, "scorecam")
+    logits = keras.Model(small_cnn.inputs, small_cnn.get_layer("logits").output)
+    from tf_keras_vis.utils.scores import CategoricalScore
+    reference = np.asarray(Scorecam(logits)(CategoricalScore([0, 0]), batch, penultimate_layer=layer,
+                                           seek_penultimate_conv_layer=False, expand_cam=False,
+                                           normalize_cam=False, max_N=32), np.float32)
+    for a, b in zip(ours, reference):
+        if a.max() > 0 and b.max() > 0:  # masks are up-sampled slightly differently: compare the pattern
+            assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+
+
+def test_a_new_cam_method_is_one_registry_entry_and_the_app_offers_it(small_cnn, monkeypatch):
+    import tensorflow as tf
+
+    from core.explain.registry import CamMethod
+
+    def builder(graph):
+        @tf.function(input_signature=graph.signature)
+        def cam_pass(images, class_index):
+            fmap, logits, features = graph.outputs(images)
+            return logits, features, tf.reduce_mean(tf.nn.relu(fmap), axis=-1)  # "mean activation" CAM
+        return cam_pass
+
+    monkeypatch.setitem(CAM_METHODS, "mean_activation", CamMethod("Mean activation", builder))
+    assert explain.labels()["mean_activation"] == "Mean activation"
+    _assert_heatmap(class_activation_map(small_cnn, _images((32, 32, 3)), 0, method="mean_activation"), 1, (32, 32))
+
+
+def test_importing_the_explain_package_does_not_load_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, core.explain as e; e.overlay; e.labels(); "
+            "sys.exit(int('tensorflow' in sys.modules or 'keras' in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_overlay_can_carry_a_colour_bar_that_says_what_red_and_blue_mean():
+    image = np.zeros((120, 100, 3), np.uint8)
+    drawn = overlay(image, np.zeros((120, 100)), legend=("strongest evidence", "none"))
+    assert drawn.shape[0] == 120 and drawn.shape[1] > 100
+    bar = drawn[:, 100:]
+    column = bar[:, 10]
+    coloured = column[(column.max(axis=1) - column.min(axis=1)) > 60]  # the ramp, not the white margin
+    assert coloured[0, 0] > coloured[0, 2] and coloured[-1, 2] > coloured[-1, 0]  # red on top, blue at bottom
