@@ -73,7 +73,9 @@ def decode_bytes(data: bytes, name: str = "", *, max_pixels: int, min_side: int)
         raise
     except MemoryError:
         raise InvalidImageError(memory_message(label)) from None
-    except Exception:  # the net under every reader: a damaged file may trip any library code
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # the net under every reader; Rust decoders panic with a BaseException
         raise InvalidImageError(damaged_message(label)) from None
     pixels = check_contract(decoded.pixels, label=label, max_pixels=max_pixels, min_side=min_side)
     return Decoded(pixels, decoded.format, decoded.metadata)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import io
 import logging
 import math
+import struct
+import zlib
 
 import numpy as np
 import pydicom
@@ -33,7 +35,13 @@ QUIET_LOGGERS: tuple[str, ...] = ("pydicom", "pylibjpeg", "openjpeg", "libjpeg",
 #: Most frames a file may declare; a cine loop has hundreds, a damaged count billions.
 MAX_FRAMES = 100_000
 
+#: Most bytes a deflated DICOM dataset may inflate to (a 40-megapixel 16-bit image has 80 MB).
+MAX_INFLATED_BYTES = 256 * 2**20
+
 _PIXEL_ELEMENTS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# The transfer syntax element of the file meta, deflated and as it is rewritten once inflated.
+_DEFLATED_ELEMENT = b"\x02\x00\x10\x00UI\x16\x001.2.840.10008.1.2.1.99"
+_EXPLICIT_ELEMENT = b"\x02\x00\x10\x00UI\x14\x001.2.840.10008.1.2.1\x00"
 
 # pydicom names the gdcm plugin after its module; pip knows it as python-gdcm.
 _PIP_NAMES = {"gdcm": "python-gdcm"}
@@ -113,7 +121,37 @@ def decode_dicom(data: bytes, label: str, *, max_pixels: int, min_side: int) -> 
     return Decoded(np.ascontiguousarray(pixels, dtype=np.uint8), "DICOM", safe_metadata(ds, rows, columns, frames))
 
 
+def _inflated(data: bytes, label: str) -> bytes:
+    """A deflated file rewritten as explicit VR little endian, inflating at most :data:`MAX_INFLATED_BYTES`.
+
+    pydicom inflates a deflated dataset whole before anything can be checked, so a megabyte can
+    become gigabytes; here the inflation stops at the cap and the file is refused.
+    """
+    try:
+        tag, vr, size, group_length = struct.unpack("<4s2sHI", data[132:144])
+    except struct.error:
+        return data
+    meta_end = 144 + group_length
+    if tag != b"\x02\x00\x00\x00" or vr != b"UL" or size != 4 or _DEFLATED_ELEMENT not in data[144:meta_end]:
+        return data
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(data[meta_end:], MAX_INFLATED_BYTES + 1)
+    except zlib.error:
+        raise InvalidImageError(
+            f"{label} is a compressed (deflated) DICOM file whose data is damaged; export the study again."
+        ) from None
+    if len(body) > MAX_INFLATED_BYTES:
+        raise InvalidImageError(
+            f"{label} expands to more than {MAX_INFLATED_BYTES // 2**20} MB when decompressed (it may be a "
+            "'decompression bomb'); export the study uncompressed or as separate images."
+        )
+    meta = data[144:meta_end].replace(_DEFLATED_ELEMENT, _EXPLICIT_ELEMENT)
+    return data[:140] + struct.pack("<I", len(meta)) + meta + body
+
+
 def _read_dataset(data: bytes, label: str) -> Dataset:
+    data = _inflated(data, label)
     has_preamble = data[128:132] == b"DICM"
     try:
         # Without the preamble (a bare dataset named .dcm) pydicom must be told to try.
@@ -207,9 +245,9 @@ def _middle_frame(ds: Dataset, frames: int, label: str) -> np.ndarray:
             # Decode only the frame we show: a cine loop can be gigabytes in full.
             ds.pixel_array_options(index=frames // 2)
         return ds.pixel_array
-    except MemoryError:
+    except (MemoryError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception:  # decoders raise many types for bad streams
+    except BaseException:  # decoders raise many types for bad streams; Rust ones panic (a BaseException)
         raise InvalidImageError(
             f"{label} is a DICOM file whose pixel data is damaged or incomplete, so the image "
             "cannot be decoded; export the study again."

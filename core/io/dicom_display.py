@@ -111,5 +111,5 @@ def safe_metadata(ds: Dataset, rows: int, columns: int, frames: int) -> dict[str
         "photometric_interpretation": _or_none(lambda: _text(ds, "PhotometricInterpretation")),
         "frames": frames,
         "body_part": _or_none(lambda: _text(ds, "BodyPartExamined")),
-        "transfer_syntax": _or_none(lambda: ds.file_meta.TransferSyntaxUID.name[:80]),
+        "transfer_syntax": _or_none(lambda: ds.file_meta.TransferSyntaxUID.name[:120]),
     }

@@ -43,10 +43,15 @@ class _Overrun(Exception):
         self.why = why  # "time", "died" or "protocol"
 
 
+#: Workers started and workers stopped for overrunning, since this process began (for benchmarks).
+STATS: dict[str, int] = {"started": 0, "replaced": 0}
+
+
 class _Worker:
     """One worker process and the pipes to it."""
 
     def __init__(self) -> None:
+        STATS["started"] += 1
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PROJECT_ROOT, env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
@@ -133,6 +138,7 @@ class _Pool:
 
     def discard(self, worker: _Worker | None) -> None:
         if worker is not None:
+            STATS["replaced"] += 1
             worker.kill()
         with self._ready:
             self._running -= 1
@@ -142,7 +148,9 @@ class _Pool:
         with self._ready:
             idle, self._idle = self._idle, []
         for worker in idle:
-            self.discard(worker)
+            worker.kill()
+            with self._ready:
+                self._running -= 1
 
 
 _pool: _Pool | None = None
