@@ -102,7 +102,8 @@ def main() -> None:
     from core.io import decode  # noqa: F401  (import every reader before measuring the baseline)
     from core.io.limits import DECODE_MEMORY_BYTES
 
-    cap = _limit_memory(DECODE_MEMORY_BYTES)
+    # An operator (or a test) may lower the cap; the default is the documented 1 GB.
+    cap = _limit_memory(int(os.environ.get("MEDIMG_DECODE_MEMORY_BYTES", DECODE_MEMORY_BYTES)))
     write_message(replies, {"ready": True, "memory_cap": cap, "pid": os.getpid()})
     while (message := read_message(requests)) is not None:
         try:
