@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.serving.cards import read_card, sha256_file, validate_card
+from core.serving.provenance import relativise_paths
 from core.tasks import get_task
 from tests.conftest import PHANTOM_SEED
 from training.cli import from_dict, load_yaml, parse_config
@@ -37,8 +38,10 @@ def test_a_two_epoch_run_publishes_a_model_its_card_vouches_for(phantom_dataset,
     folder = tmp_path / "models" / "brain_mri_binary"
     card = read_card(folder / "tiny_cnn.card.json")
     assert validate_card(card) == []
-    assert card["sha256"] == sha256_file(folder / "tiny_cnn.keras")
-    assert card["command"] == "python -m training.train_classifier " + shlex.join(argv)
+    assert card["sha256"] == sha256_file(folder / card["keras_file"])
+    # The exact command, with machine paths made portable (a card holds no absolute path).
+    assert card["command"] == relativise_paths("python -m training.train_classifier " + shlex.join(argv))
+    assert card["conformal"] is None or 0 <= card["conformal"]["test_coverage"] <= 1
     assert card["training_data"]["kind"] == "synthetic-phantoms"
     assert card["training_data"]["generator_version"] == GENERATOR_VERSION
     assert card["class_names"] == ["no", "yes"] and card["input_shape"] == [32, 32, 3]
@@ -49,17 +52,18 @@ def test_a_two_epoch_run_publishes_a_model_its_card_vouches_for(phantom_dataset,
     # The card reports how often the OOD detector refuses blank, noise, photo and other-modality probes.
     assert set(card["ood"]["detection_rate_by_kind"]) == {"blank", "noise", "natural photo", "other modality"}
     assert 0.0 <= card["ood"]["detection_rate"] <= 1.0 and 0.0 <= card["ood"]["test_false_rejection_rate"] <= 1.0
-    assert sorted(p.name for p in folder.iterdir()) == [  # no temp files
-        "tiny_cnn.card.json", "tiny_cnn.config.json", "tiny_cnn.confusion_matrix.png", "tiny_cnn.history.png",
-        "tiny_cnn.keras", "tiny_cnn.ood.npz", "tiny_cnn.reliability.png", "tiny_cnn.roc.png"]
+    # The published set: the card, the config, and the files the card names; no temp files, no others.
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["tiny_cnn.card.json", "tiny_cnn.config.json", card["keras_file"], card["ood"]["file"], *card["plots"].values()])
+    assert len(card["plots"]) == 4
 
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert history["epoch"].tolist() == [1, 2]
     assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(history.columns)
     for name in ("history", "confusion_matrix", "roc", "reliability"):
-        assert Path(card["training_run"]["plots"][name]).stat().st_size > 0
-        # The figures also travel with the model, for the app's Models page.
-        assert (folder / card["plots"][name]).read_bytes() == Path(card["training_run"]["plots"][name]).read_bytes()
+        # The figures travel with the model, for the app's Models page; the card holds no absolute path.
+        assert (folder / card["plots"][name]).read_bytes() == (tmp_path / "run" / f"{name}.png").read_bytes()
+        assert not Path(card["training_run"]["plots"][name]).is_absolute()
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["epochs"] == 2 and saved["run"] == "tiny_cnn"
 
@@ -99,7 +103,7 @@ def test_resume_after_a_kill_trains_only_the_epochs_that_were_left(phantom_datas
                epochs=4, lr_schedule="cosine", ood=False)
     with pytest.raises(SimulatedKill):
         train(cfg, callbacks=[_KillAfterEpoch(2)])
-    assert not (Path(cfg.models_dir) / "brain_mri_binary" / "killed.keras").exists()
+    assert not (Path(cfg.models_dir) / "brain_mri_binary" / "killed.card.json").exists()
     assert pd.read_csv(Path(cfg.runs_dir) / "history.csv")["epoch"].tolist() == [1, 2]
 
     seen = _EpochsSeen()
@@ -110,7 +114,7 @@ def test_resume_after_a_kill_trains_only_the_epochs_that_were_left(phantom_datas
     assert history["epoch"].tolist() == [1, 2, 3, 4]
     # The cosine schedule continued where it was instead of restarting at its peak.
     assert history["learning_rate"].is_monotonic_decreasing
-    assert (Path(cfg.models_dir) / "brain_mri_binary" / "killed.keras").is_file()
+    assert Path(metrics["keras_file"]).is_file() and Path(metrics["card_file"]).is_file()
 
 
 def test_without_resume_a_rerun_starts_again_from_epoch_one(phantom_dataset, tiny):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -81,10 +82,9 @@ def compare(cfg: CompareConfig) -> pd.DataFrame:
         loop.reset_checkpoints(out / name)
         if cfg.publish and result.is_chief:
             folder = models_dir_for(model_cfg)
-            ood = publish.fit_ood(result.train_features, result.val_features, folder / f"{run}.ood.npz") \
-                if model_cfg.ood else None
-            publish.publish(result.model, folder, run,
-                            {**result.card_fields, "command": to_command(MODULE, cfg)}, ood)
+            fitter = partial(publish.fit_ood, result.train_features, result.val_features) if model_cfg.ood else None
+            publish.publish(result.model, folder, run, {**result.card_fields, "command": to_command(MODULE, cfg)},
+                            fitter)
         rows.append({"model": name, "display_name": get_spec(name).display_name,
                      **{col: read(result.metrics) for col, read in COLUMNS.items()}})
     table = pd.DataFrame(rows)

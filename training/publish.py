@@ -1,15 +1,13 @@
-"""Writing a served model: ``<run>.keras``, its optional OOD detector and its model card.
+"""Writing a served model: its weights, optional OOD detector, figures and model card, as one set.
 
-Files appear complete or not at all (write to a temporary name in the same folder, then
-rename), and the card, which the app reads first, is written last.
+:func:`publish` stages every file and swaps the card last (``training.staging``): a failure or a
+kill at any point leaves the previous set served.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +15,8 @@ import keras
 import numpy as np
 
 from core.serving import cards, ood_probes
-from core.atomic import atomic_write
 from core.serving.ood import OODDetectorError, fit_ood_detector
+from training.staging import PublishSet
 
 #: Probe images of each kind used to measure a detector's detection rate.
 PROBES_PER_KIND = 25
@@ -26,17 +24,9 @@ PROBES_PER_KIND = 25
 log = logging.getLogger(__name__)
 
 
-def save_keras_atomic(model: keras.Model, path: Path) -> str:
-    """Save a model as ``.keras`` through a temporary folder beside it; returns the file's sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", dir=path.parent))
-    try:
-        tmp = tmp_dir / path.name  # Keras insists on the .keras suffix
-        model.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+def save_keras(model: keras.Model, path: Path) -> str:
+    """Save a model as ``.keras`` (into a staging folder); returns the file's sha256."""
+    model.save(path)
     return cards.sha256_file(path)
 
 
@@ -87,43 +77,44 @@ def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], tuple], 
             "probe_set": f"core.serving.ood_probes, {per_kind} images per kind, seed 0"}
 
 
-def ship_plots(run_plots: dict, folder: Path, name: str) -> dict[str, str]:
-    """Copy a run's figures beside the served model, so they travel with it (run folders are not shipped).
-
-    Returns:
-        figure name -> file name relative to the card's folder.
-    """
-    shipped = {}
-    for figure, source in run_plots.items():
-        target = folder / f"{name}.{figure}.png"
-        with atomic_write(target) as fh:
-            fh.write(Path(source).read_bytes())
-        shipped[figure] = target.name
-    return shipped
-
-
-def publish(model: keras.Model, folder: Path, name: str, card_fields: dict, ood: dict | None = None) -> Path:
-    """Write ``<folder>/<name>.keras`` and ``<name>.card.json``.
+def publish(model: keras.Model | None, folder: Path, name: str, card_fields: dict,
+            ood_fitter: Callable[[Path], dict | None] | None = None, keep_weights: str | None = None) -> Path:
+    """Publish ``<folder>/<name>.card.json`` with its weights, OOD detector and figures, all or nothing.
 
     Args:
-        model: the softmax classifier to serve.
+        model: the softmax classifier to serve (None with ``keep_weights``).
         folder: ``<models_dir>/<task_id>``.
         name: the model (run) name.
-        card_fields: every card key except keras_file, sha256 and ood.
-        ood: the detector section from :func:`fit_ood` (its file already beside the model), or None.
+        card_fields: every card key except keras_file, sha256, ood and plots; ``training_run.plots``
+            names the run's figures, which are copied beside the model.
+        ood_fitter: writes the OOD detector at the path it is given and returns the card's ``ood``
+            section (see :func:`fit_ood`), or None for no detector.
+        keep_weights: the served ``.keras`` file name to keep (recalibration: the weights do not change).
 
     Returns:
         Path of the written card.
 
     Raises:
-        core.serving.cards.CardError: the card would be invalid; the .keras file is removed again.
+        core.serving.cards.CardError: the card would be invalid; the previous set stays served, nothing is left.
     """
-    keras_path = folder / f"{name}.keras"
-    digest = save_keras_atomic(model, keras_path)
-    plots = ship_plots((card_fields.get("training_run") or {}).get("plots") or {}, folder, name)
-    try:
-        card = cards.build_card(**card_fields, keras_file=keras_path.name, sha256=digest, ood=ood, plots=plots)
-        return cards.write_card(card, cards.card_path_for(keras_path))
-    except cards.CardError:
-        keras_path.unlink(missing_ok=True)
-        raise
+    with PublishSet(folder, name) as stage:
+        if keep_weights is None:
+            staged_keras = stage.path("keras")
+            digest, keras_file = save_keras(model, staged_keras), stage.final_name("keras")
+        else:
+            digest, keras_file = cards.sha256_file(folder / keep_weights), keep_weights
+        ood = ood_fitter(stage.path("ood.npz")) if ood_fitter is not None else None
+        if ood is not None:
+            ood = {**ood, "file": stage.final_name("ood.npz")}
+        plots = {figure: stage.final_name(f"{figure}.png")
+                 for figure in ((card_fields.get("training_run") or {}).get("plots") or {})}
+        card = cards.build_card(**card_fields, keras_file=keras_file, sha256=digest, ood=ood, plots=plots)
+        for figure, source in ((card_fields.get("training_run") or {}).get("plots") or {}).items():
+            shutil.copyfile(source, stage.path(f"{figure}.png"))
+        if keep_weights is None:
+            stage.place(staged_keras)
+        if ood is not None:
+            stage.place(stage.path("ood.npz"))
+        for figure in plots:
+            stage.place(stage.path(f"{figure}.png"))
+        return stage.commit(card)

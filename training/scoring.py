@@ -6,20 +6,23 @@ so the numbers in a model card and in an evaluation report are computed the same
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from core.evaluation import metrics, plots
-from core.serving import calibration
-from core.models import FEATURES_LAYER, LOGITS_LAYER
+from core.serving import calibration, conformal
+from core.serving.forward import Forward as ServingForward
 
 #: prepared float32 batch (n, H, W, 3) -> (logits (n, k), features (n, d)) as numpy.
 Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+log = logging.getLogger(__name__)
 
 PLOT_FILES = {
     "history": "history.png",
@@ -30,18 +33,8 @@ PLOT_FILES = {
 
 
 def model_forward(model: keras.Model) -> Forward:
-    """A traced forward pass returning float32 logits and features (as the app computes them)."""
-    head = keras.Model(model.inputs, [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output])
-    height, width, channels = model.inputs[0].shape[1:]
-    # A fixed signature traces once; model.predict per image would rebuild a dataset each call.
-    fn = tf.function(lambda x: [tf.cast(t, tf.float32) for t in head(x, training=False)],
-                     input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32)])
-
-    def forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, features = fn(tf.constant(np.asarray(batch, dtype=np.float32)))
-        return logits.numpy(), features.numpy()
-
-    return forward
+    """The one traced forward pass of ``core.serving.forward`` (float32 logits and features, as the app computes)."""
+    return ServingForward(model)
 
 
 def collect(forward: Forward, batches: Iterable, keep_images: int = 0) -> dict[str, np.ndarray]:
@@ -106,6 +99,20 @@ def calibrated_report(val: dict, test: dict, class_names: list[str]) -> tuple[di
     report = metrics.classification_report(test["y"], after, class_names)
     report["ece"] = section["ece_after"]
     return section, report, before, after
+
+
+def conformal_report(val: dict, test: dict, temperature: float, level: float = conformal.DEFAULT_LEVEL) -> dict | None:
+    """Split-conformal sets fitted on validation (calibrated probabilities), measured on test; None if too few images.
+
+    Returns:
+        The card's ``conformal`` section (see ``core.serving.conformal.conformal_section``), or None.
+    """
+    try:
+        return conformal.conformal_section(calibration.apply_temperature(val["logits"], temperature), val["y"],
+                                           calibration.apply_temperature(test["logits"], temperature), test["y"], level)
+    except conformal.ConformalError as exc:
+        log.warning("No conformal prediction sets for this model: %s", exc)
+        return None
 
 
 def write_plots(out_dir: Path, class_names: list[str], y: np.ndarray, prob_after: np.ndarray,

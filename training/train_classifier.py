@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import keras
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from core import paths
 from core.models import build_classifier, get_spec, model_info
 from core.preprocess import prepare
+from core.serving.cards import read_card
 from core.tasks import get_task
 from training import datasets, loop, publish, scoring
 from training.cli import run, to_command, to_dict, write_json_atomic
@@ -124,7 +126,7 @@ def _card_fields(cfg: TrainConfig, data: datasets.PreparedData, metrics: dict, r
         preprocessing={"id": task.preprocessing, "params": {"size": size}}, architecture=cfg.model,
         backbone=backbone, training_data=data.training_data, split_sizes=data.split_sizes,
         test_metrics=metrics["test"], calibration=metrics["calibration"], latency_ms=metrics["latency_ms"],
-        params=metrics["params"], flops=metrics["flops"], default=cfg.default,
+        params=metrics["params"], flops=metrics["flops"], default=cfg.default, conformal=metrics["conformal"],
         training_run={"dir": str(run_dir), "config": str(run_dir / "config.json"),
                       "history": str(run_dir / loop.HISTORY_FILE), "plots": metrics["plots"],
                       "train_seconds": metrics["train_seconds"]},
@@ -158,6 +160,7 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
     model = _float32_copy(cfg, fit.model) if rt.mixed_precision else fit.model
     scored, latency = _score(cfg, model, data)
     calib, report, before, after = scoring.calibrated_report(scored["val"], scored["test"], classes)
+    conformal = scoring.conformal_report(scored["val"], scored["test"], calib["temperature"])
     figures = scoring.write_plots(run_dir, classes, scored["test"]["y"], after, before, fit.history) \
         if cfg.plots else {}
     info = model_info(model)
@@ -165,7 +168,7 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
         "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"], "weighted_f1": report["weighted"]["f1"],
         "test": report, "calibration": calib, "latency_ms": latency, "params": info["params"],
         "flops": info["flops"], "train_seconds": fit.train_seconds, "epochs_run": fit.epochs_run,
-        "split_sizes": data.split_sizes, "plots": figures,
+        "split_sizes": data.split_sizes, "plots": figures, "conformal": conformal,
         "replicas": rt.replicas, "dtype_policy": rt.policy,
     }
     write_json_atomic(metrics, run_dir / "metrics.json")
@@ -211,15 +214,18 @@ def train(cfg: TrainConfig, command: str | None = None,
         shutil.rmtree(result.card_fields["training_run"]["dir"], ignore_errors=True)
         return {**result.metrics, "keras_file": None, "card_file": None, "ood": None}
     folder = models_dir_for(cfg)
-    ood = publish.fit_ood(result.train_features, result.val_features, folder / f"{cfg.run_name}.ood.npz",
-                          probe=upload_features(cfg, result.model), test=result.test_scores,
-                          task_id=cfg.task) if cfg.ood else None
+    fitter = None
+    if cfg.ood:
+        def fitter(path: Path) -> dict | None:
+            return publish.fit_ood(result.train_features, result.val_features, path,
+                                   probe=upload_features(cfg, result.model), test=result.test_scores, task_id=cfg.task)
     card_path = publish.publish(result.model, folder, cfg.run_name,
-                                {**result.card_fields, "command": command or to_command(MODULE, cfg)}, ood)
+                                {**result.card_fields, "command": command or to_command(MODULE, cfg)}, fitter)
     write_json_atomic(to_dict(cfg), folder / f"{cfg.run_name}.config.json")
     loop.reset_checkpoints(run_dir)
-    return {**result.metrics, "keras_file": str(folder / f"{cfg.run_name}.keras"), "card_file": str(card_path),
-            "ood": ood}
+    card = read_card(card_path)
+    return {**result.metrics, "keras_file": str(folder / card["keras_file"]), "card_file": str(card_path),
+            "ood": card["ood"]}
 
 
 def _summary(cfg: TrainConfig, metrics: dict) -> str:
