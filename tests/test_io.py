@@ -32,7 +32,9 @@ GOOD_FILES = [
     ("png-RGB", lambda: encode(_pil(halves(RED, BLUE)), "PNG"), ".png", "PNG", RED, BLUE, 0),
     ("png-RGBA", lambda: encode(_pil(halves((*RED, 255), (*BLUE, 0))), "PNG"), ".png", "PNG", RED, BLACK, 0),
     ("png-P", lambda: encode(files.palette_image(), "PNG"), ".png", "PNG", RED, BLUE, 0),
-    ("png-I;16", lambda: encode(_pil(halves(1000, 60000, np.uint16)), "PNG"), ".png", "PNG", BLACK, WHITE, 0),
+    # Above 12 bits the whole 16-bit scale is the window (an 8-bit scan saved as 16 bits keeps its grey levels).
+    ("png-I;16", lambda: encode(_pil(halves(1000, 60000, np.uint16)), "PNG"), ".png", "PNG", (4, 4, 4),
+     (233, 233, 233), 0),
     ("jpeg-L", lambda: encode(_pil(halves(40, 200)), "JPEG"), ".jpg", "JPEG", (40,) * 3, (200,) * 3, 12),
     ("jpeg-RGB", lambda: encode(_pil(halves(RED, BLUE)), "JPEG"), ".jpg", "JPEG", RED, BLUE, 24),
     ("jpeg-CMYK", lambda: encode(_pil(halves((0, 255, 255, 0), (255, 255, 0, 0)), "CMYK"), "JPEG"),

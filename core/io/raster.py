@@ -14,10 +14,18 @@ import warnings
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+
 # Importing a plugin registers it; Image.open(formats=...) only knows registered ones.
-from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin  # noqa: F401
-from PIL import TiffImagePlugin
+from PIL import (  # noqa: F401
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+)
 
 from core.io.base import Decoded, InvalidImageError, check_dimensions, grey_to_rgb, window_to_uint8
 from core.io.messages import printable
@@ -183,9 +191,17 @@ def _upright(image: Image.Image) -> Image.Image:
         return image
 
 
+#: Largest value of a 12-bit image: 16-bit integer files that go above it use the whole 16-bit scale.
+_TWELVE_BIT_MAX = 4095
+
+
 def _windowed_grey(image: Image.Image) -> np.ndarray:
-    # 16-bit, 32-bit and float images rarely use their full range; stretch what is there.
-    return grey_to_rgb(window_to_uint8(np.asarray(image)))
+    values = np.asarray(image)
+    if np.issubdtype(values.dtype, np.integer) and values.size and values.max() > _TWELVE_BIT_MAX:
+        # An 8-bit picture saved as 16 bits (x 257 or x 256) must show the same grey levels as the original.
+        return grey_to_rgb(window_to_uint8(values, 0.0, 65535.0))
+    # 12-bit data in a 16-bit container, 32-bit and float images rarely use their range: stretch what is there.
+    return grey_to_rgb(window_to_uint8(values))
 
 
 def _on_black(image: Image.Image) -> np.ndarray:
