@@ -183,4 +183,7 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, *, top_layers: i
     for index, layer in enumerate(backbone):
         is_bn = isinstance(layer, layers.BatchNormalization)
         layer.trainable = index >= first_open and (train_batchnorm or not is_bn)
+        if is_bn and layer.trainable:
+            # ImageNet's 0.99 lags for hundreds of steps on grey scans: validation would use stale statistics.
+            layer.momentum = SCRATCH_BN_MOMENTUM
     return sum(layer.trainable for layer in backbone)
