@@ -19,11 +19,12 @@ def entry_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per entry, newest first as given: id, time, task, model, both answers, comment, initials."""
     return [{
         "#": e["id"], "Recorded (UTC)": e["created_at"].strftime("%Y-%m-%d %H:%M"),
-        "Task": TASKS[e["task_id"]].display_name if e["task_id"] in TASKS else e["task_id"],
-        "Model": e["model_name"], "Model said": answer_label(e["task_id"], e["model_answer"]),
-        "Confidence": f"{100 * max(e['probabilities'].values(), default=0):.0f} %",
+        "Model said": answer_label(e["task_id"], e["model_answer"]),
         "Clinician": answer_label(e["task_id"], e["answer"]), "Agreed": e["agreed"],
-        "Comment": e["comment"], "Initials": e["initials"], "Image kept": e["kept_image"],
+        "Confidence": f"{100 * max(e['probabilities'].values(), default=0):.0f} %",
+        "Model": e["model_name"], "Comment": e["comment"], "Initials": e["initials"],
+        "Image kept": e["kept_image"],
+        "Task": TASKS[e["task_id"]].display_name if e["task_id"] in TASKS else e["task_id"],
     } for e in entries]
 
 
