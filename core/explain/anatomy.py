@@ -16,8 +16,10 @@ from core.preprocess import BRAIN_THRESHOLD, CELL_THRESHOLD, MIN_OBJECT_FRACTION
 
 #: Ultrasound field: anything brighter than this after blurring is inside the scanned sector.
 FIELD_THRESHOLD = 6
-#: Burned-in marks are near-white and much brighter than their surroundings (speckle is not).
+#: Burned-in marks are near-white and much brighter than their surroundings.
 MARK_LEVEL, MARK_CONTRAST = 200, 60
+#: Marks are sparse; above this share of the frame the bright points are speckle, not annotations.
+MARK_MAX_FRACTION = 0.01
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -61,6 +63,8 @@ def burned_in_marks(image: np.ndarray) -> np.ndarray:
     grey = _grey(image)
     background = cv2.medianBlur(grey, 9)
     marks = (grey >= MARK_LEVEL) & (grey.astype(np.int16) - background >= MARK_CONTRAST)
+    if marks.mean() > MARK_MAX_FRACTION:  # bright speckle everywhere: nothing tells marks apart
+        return np.zeros(grey.shape, bool)
     return cv2.dilate(marks.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
 
 

@@ -183,7 +183,7 @@ def _check_classes(model: keras.Model, class_index, n: int) -> np.ndarray:
     indices = [class_index] * n if np.ndim(class_index) == 0 else list(class_index)
     if class_index is None:
         return np.full(n, -1, np.int32)
-    if len(indices) != n or not all(isinstance(i, (int, np.integer)) and 0 <= i < n_classes for i in indices):
+    if len(indices) != n or not all(isinstance(i, (int, np.integer)) and -1 <= i < n_classes for i in indices):
         raise ExplainError(f"class_index must be an integer in [0, {n_classes}) or one per image; "
                            f"got {class_index!r} for {n} image(s).")
     return np.asarray(indices, np.int32)
@@ -196,7 +196,8 @@ def run_pass(model: keras.Model, batch, class_index: int | Sequence[int] | None 
     Args:
         model: a single-input, single-output Keras classifier.
         batch: (n, H, W, C) or (H, W, C) model-ready images.
-        class_index: class to explain, for all images or one per image; None: each image's predicted class.
+        class_index: class to explain, for all images or one per image (-1: that image's predicted
+            class); None: each image's predicted class.
         method: a key of ``CAM_METHODS``.
         layer: the feature map to explain; None: :func:`explained_layer`.
 

@@ -61,9 +61,12 @@ class Explanation:
     @property
     def caption(self) -> str:
         """One sentence saying what the colours mean for this class."""
-        if self.no_evidence:
+        if self.no_evidence and self.probability < NO_EVIDENCE_PROBABILITY:
             return (f"No evidence for this class: the model gives it {self.probability:.0%}, "
                     "so there is nothing to show.")
+        if self.no_evidence:
+            return (f"{self.label} finds no region that raises '{self.class_name}' ({self.probability:.0%}) in "
+                    "this image: the answer does not rest on a place the map can show.")
         text = (f"{self.label} for '{self.class_name}' ({self.probability:.0%}): red = where the model found the "
                 f"most evidence for the predicted class in this image, blue = none")
         if self.strength < 0.99:
