@@ -13,33 +13,26 @@ import functools
 import io
 import struct
 import zlib
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 from PIL import Image
 
-#: Identifiers every DICOM base carries; none may appear in a message, metadata, log or stderr.
-IDENTIFIERS: dict[str, str] = {
-    "PatientName": "Doe^Jane", "PatientID": "MRN-483920", "PatientBirthDate": "19700101",
-    "InstitutionName": "St Elsewhere Hospital",
-}
-#: Fragments searched for in every output (a damaged name may be split at its caret).
-IDENTIFIER_FRAGMENTS: tuple[str, ...] = ("Doe^Jane", "Jane", "MRN-483920", "19700101", "Elsewhere")
-
-_LONG_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "SQ", "UT", "UN", "UC", "UR"}
-_UIDS = {"explicit": "1.2.840.10008.1.2.1", "deflated": "1.2.840.10008.1.2.1.99", "rle": "1.2.840.10008.1.2.5",
-         "jpeg": "1.2.840.10008.1.2.4.50", "j2k": "1.2.840.10008.1.2.4.90", "jls": "1.2.840.10008.1.2.4.80",
-         "jpegll": "1.2.840.10008.1.2.4.70", "htj2k": "1.2.840.10008.1.2.4.201"}
-_TAGS = {"SOPClassUID": 0x00080016, "SOPInstanceUID": 0x00080018, "Modality": 0x00080060,
-         "InstitutionName": 0x00080080, "PatientName": 0x00100010, "PatientID": 0x00100020,
-         "PatientBirthDate": 0x00100030, "BodyPartExamined": 0x00180015, "SamplesPerPixel": 0x00280002,
-         "PhotometricInterpretation": 0x00280004, "NumberOfFrames": 0x00280008, "Rows": 0x00280010,
-         "Columns": 0x00280011, "PixelSpacing": 0x00280030, "BitsAllocated": 0x00280100,
-         "BitsStored": 0x00280101, "HighBit": 0x00280102, "PixelRepresentation": 0x00280103,
-         "WindowCenter": 0x00281050, "WindowWidth": 0x00281051, "RescaleIntercept": 0x00281052,
-         "RescaleSlope": 0x00281053, "PixelData": 0x7FE00010}
-
-Elements = dict[str, tuple[str, bytes]]
+from benchmarks.fuzz_dicom import (  # noqa: F401  (re-exported for the tests)
+    _TAGS,
+    _UIDS,
+    ELEMENT_MUTATIONS,
+    IDENTIFIER_FRAGMENTS,
+    IDENTIFIERS,
+    SYNTAX_SWAPS,
+    Elements,
+    _us,
+    dicom_elements,
+    dicom_file,
+    element,
+    encapsulated,
+)
 
 
 class Case(NamedTuple):
@@ -49,71 +42,6 @@ class Case(NamedTuple):
     name: str
     fmt: str
     mutation: str
-
-
-# ---- DICOM written element by element ---------------------------------------------------------
-
-def element(tag: int, vr: str, value: bytes) -> bytes:
-    """One explicit-VR little-endian element (value padded to an even length)."""
-    if len(value) % 2:
-        value += b"\0" if vr in ("UI", "OB", "UN") else b" "
-    head = struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr.encode("ascii")
-    if vr in _LONG_VRS:
-        return head + b"\0\0" + struct.pack("<I", len(value)) + value
-    return head + struct.pack("<H", len(value)) + value
-
-
-def encapsulated(frames: list[bytes]) -> bytes:
-    """Encapsulated pixel data: an empty offset table, one fragment per frame, a delimiter."""
-    items = struct.pack("<HHI", 0xFFFE, 0xE000, 0) + b"".join(
-        struct.pack("<HHI", 0xFFFE, 0xE000, len(f) + len(f) % 2) + f + b"\0" * (len(f) % 2) for f in frames)
-    return items + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
-
-
-def dicom_file(elements: Elements, syntax: str = "explicit", *, deflate: bool = False) -> bytes:
-    """A DICOM Part 10 file from ``keyword -> (VR, raw value)``; encapsulated PixelData keeps its raw form."""
-    uid = _UIDS[syntax].encode("ascii")
-    meta = b"".join([element(0x00020001, "OB", b"\0\1"), element(0x00020002, "UI", b"1.2.840.10008.5.1.4.1.1.7"),
-                     element(0x00020003, "UI", b"1.2.3.4.5.6.7.8"), element(0x00020010, "UI", uid),
-                     element(0x00020012, "UI", b"1.2.3.4")])
-    body = b""
-    for keyword, (vr, value) in sorted(elements.items(), key=lambda item: _TAGS[item[0]]):
-        if keyword == "PixelData" and syntax not in ("explicit", "deflated"):
-            body += struct.pack("<HH", 0x7FE0, 0x0010) + b"OB\0\0" + b"\xff\xff\xff\xff" + value
-        else:
-            body += element(_TAGS[keyword], vr, value)
-    if deflate:
-        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-        body = packer.compress(body) + packer.flush()
-    return b"\0" * 128 + b"DICM" + element(0x00020000, "UL", struct.pack("<I", len(meta))) + meta + body
-
-
-def _us(*values: int) -> bytes:
-    return struct.pack(f"<{len(values)}H", *values)
-
-
-def dicom_elements(pixels: np.ndarray, *, photometric: str = "MONOCHROME2", frames: int = 1,
-                   pixel_data: bytes | None = None) -> Elements:
-    """The elements of a small image (``pixels``: (H, W) uint16 or (H, W, 3) uint8), identifiers included."""
-    colour = pixels.ndim == 3
-    bits = 8 if colour else 16
-    elements: Elements = {
-        "SOPClassUID": ("UI", b"1.2.840.10008.5.1.4.1.1.7"), "SOPInstanceUID": ("UI", b"1.2.3.4.5.6.7.8"),
-        "Modality": ("CS", b"MR"), "BodyPartExamined": ("CS", b"HEAD"),
-        **{keyword: ("PN" if keyword == "PatientName" else "DA" if "Date" in keyword else "LO", value.encode())
-           for keyword, value in IDENTIFIERS.items()},
-        "SamplesPerPixel": ("US", _us(3 if colour else 1)), "PhotometricInterpretation": ("CS", photometric.encode()),
-        "Rows": ("US", _us(pixels.shape[0])), "Columns": ("US", _us(pixels.shape[1])),
-        "PixelSpacing": ("DS", b"0.5\\0.5"), "BitsAllocated": ("US", _us(bits)), "BitsStored": ("US", _us(bits if colour else 12)),
-        "HighBit": ("US", _us(bits - 1 if colour else 11)), "PixelRepresentation": ("US", _us(0)),
-        "PixelData": ("OB" if colour else "OW", pixel_data if pixel_data is not None else np.tile(pixels, (frames,) + (1,) * (pixels.ndim - 1)).tobytes()),
-    }
-    if frames > 1:
-        elements["NumberOfFrames"] = ("IS", str(frames).encode())
-    if not colour:
-        elements.update(WindowCenter=("DS", b"1024"), WindowWidth=("DS", b"2048"),
-                        RescaleIntercept=("DS", b"-10"), RescaleSlope=("DS", b"1.5"))
-    return elements
 
 
 # ---- base files -------------------------------------------------------------------------------
@@ -176,7 +104,8 @@ def bases() -> dict[str, tuple[str, Callable[[], bytes] | bytes]]:
                                   append_images=[Image.fromarray(grey).convert("P")] * 2, duration=50)),
     }
     for syntax, frame in _codec_frames().items():
-        files[f"dicom-{syntax}"] = ("DICOM", dicom_file(dicom_elements(_mono16(), pixel_data=encapsulated([frame])), syntax))
+        elements = dicom_elements(_mono16(), pixel_data=encapsulated([frame]))
+        files[f"dicom-{syntax}"] = ("DICOM", dicom_file(elements, syntax))
     return files
 
 
@@ -186,59 +115,6 @@ DICOM_BASES: dict[str, Callable[[], tuple[Elements, str, bool]]] = {
     "dicom-frames": lambda: (dicom_elements(_mono16(), frames=3), "explicit", False),
     "dicom-deflated": lambda: (dicom_elements(_mono16()), "deflated", True),
 }
-
-
-# ---- element-level DICOM mutations ------------------------------------------------------------
-
-def _set(keyword: str, vr: str, value: bytes) -> Callable[[Elements], None]:
-    return lambda elements: elements.__setitem__(keyword, (vr, value))
-
-
-def _drop(keyword: str) -> Callable[[Elements], None]:
-    return lambda elements: elements.pop(keyword, None)
-
-
-def _scale_pixels(factor: float) -> Callable[[Elements], None]:
-    def mutate(elements: Elements) -> None:
-        vr, value = elements["PixelData"]
-        elements["PixelData"] = (vr, (value * 2)[: int(len(value) * factor)])
-    return mutate
-
-
-ELEMENT_MUTATIONS: dict[str, Callable[[Elements], None]] = {
-    **{f"{kw.lower()}-{name}": _set(kw, vr, value) for kw in ("Rows", "Columns") for name, vr, value in [
-        ("multi", "US", _us(40, 40)), ("text", "IS", b"abc"), ("vr-fd", "FD", struct.pack("<d", 40.0)),
-        ("vr-ds-inf", "DS", b"inf"), ("half", "US", _us(20)), ("huge", "US", _us(65535)), ("zero", "US", _us(0)),
-        ("one-byte", "US", b"\x28"), ("vr-ul", "UL", struct.pack("<I", 2**31)), ("vr-ss", "SS", struct.pack("<h", -40))]},
-    **{f"frames-{name}": _set("NumberOfFrames", vr, value) for name, vr, value in [
-        ("inf", "IS", b"inf"), ("nan", "IS", b"nan"), ("huge", "IS", b"999999999"), ("negative", "IS", b"-3"),
-        ("fraction", "IS", b"2.5"), ("multi", "IS", b"2\\3"), ("vr-us", "US", _us(3)), ("vr-fd", "FD", struct.pack("<d", 3)),
-        ("more-than-data", "IS", b"5"), ("zero", "IS", b"0"), ("text", "IS", b"three"), ("exp", "DS", b"1e400")]},
-    **{f"samples-{v}": _set("SamplesPerPixel", "US", _us(v)) for v in (0, 3, 4, 65535)},
-    **{f"photometric-{i}": _set("PhotometricInterpretation", "CS", v) for i, v in enumerate(
-        [b"YBR_PARTIAL_420", b"PALETTE COLOR", b"MONOCHROME1", b"\x00\x01\x02", b"RGB", b"YBR_FULL_422", b"HSV"])},
-    **{f"bits-allocated-{v}": _set("BitsAllocated", "US", _us(v)) for v in (0, 1, 7, 8, 32, 64)},
-    **{f"bits-stored-{v}": _set("BitsStored", "US", _us(v)) for v in (0, 1, 16, 40)},
-    "highbit-99": _set("HighBit", "US", _us(99)), "pixelrep-1": _set("PixelRepresentation", "US", _us(1)),
-    "pixelrep-5": _set("PixelRepresentation", "US", _us(5)),
-    **{f"spacing-{name}": _set("PixelSpacing", "DS", v) for name, v in [
-        ("single", b"0.5"), ("text", b"abc\\def"), ("inf", b"inf\\nan"), ("many", b"1\\2\\3\\4"), ("empty", b"")]},
-    **{f"window-{name}": _set(kw, "DS", v) for name, kw, v in [
-        ("text", "WindowCenter", b"abc"), ("zero-width", "WindowWidth", b"0"), ("multi", "WindowCenter", b"1\\2\\3"),
-        ("inf", "WindowWidth", b"inf"), ("negative", "WindowWidth", b"-50")]},
-    **{f"rescale-{name}": _set(kw, "DS", v) for name, kw, v in [
-        ("text", "RescaleSlope", b"x"), ("inf", "RescaleSlope", b"inf"), ("huge", "RescaleIntercept", b"1e308"),
-        ("multi", "RescaleSlope", b"1\\2")]},
-    "pixels-truncated": _scale_pixels(0.5), "pixels-empty": _scale_pixels(0.0), "pixels-doubled": _scale_pixels(2.0),
-    "pixels-odd": _scale_pixels(0.999),
-    "pixels-vr-un": lambda e: e.__setitem__("PixelData", ("UN", e["PixelData"][1])),
-    "pixels-vr-ow": lambda e: e.__setitem__("PixelData", ("OW", e["PixelData"][1])),
-    **{f"drop-{kw.lower()}": _drop(kw) for kw in ("Rows", "Columns", "PixelData", "PhotometricInterpretation",
-                                                  "BitsAllocated", "SamplesPerPixel", "SOPClassUID")},
-    "identifier-long": _set("PatientName", "PN", b"Doe^Jane^" + b"X" * 400),
-    "identifier-vr-un": _set("PatientID", "UN", b"MRN-483920"),
-}
-_SYNTAX_SWAPS = ("explicit", "rle", "jpeg", "j2k", "jls", "jpegll", "htj2k", "deflated")
 
 
 # ---- byte-level mutations ---------------------------------------------------------------------
@@ -306,6 +182,12 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
+def _png_header_bomb() -> bytes:
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)  # 10 gigapixels declared, 64 bytes given
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + _png_chunk(b"IEND", b""))
+
+
 def _png_with_dicm_at_128() -> bytes:
     png = _save(Image.fromarray(_picture()), "PNG")
     # IHDR ends at byte 33; a text chunk whose payload puts 'DICM' at byte 128.
@@ -357,9 +239,7 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     # id: (format family, builder, file name)
     "jp2-box-length-0": ("DICOM", _jp2_box_length_zero, "jp2.dcm"),
     "deflate-bomb": ("DICOM", deflate_bomb, "bomb.dcm"),
-    "png-header-bomb": ("PNG", lambda: _png_chunk(b"", b"")[:0] + b"\x89PNG\r\n\x1a\n" + _png_chunk(
-        b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + _png_chunk(b"IEND", b""), "bomb.png"),
+    "png-header-bomb": ("PNG", _png_header_bomb, "bomb.png"),
     "png-with-dicm-at-128": ("PNG", _png_with_dicm_at_128, "scan.png"),
     "tiff-ifd-loop": ("TIFF", _tiff_ifd_loop, "loop.tif"),
     "gif-300-frames": ("GIF", _gif_many_frames, "cine.gif"),
@@ -374,6 +254,22 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
 }
 
 
+#: Further base files (e.g. real scans) by id: (format family, bytes); see :func:`add_bases`.
+EXTRA_BASES: dict[str, tuple[str, bytes]] = {}
+_FAMILIES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+             ".gif": "GIF", ".dcm": "DICOM"}
+
+
+def add_bases(root: Path, count: int, seed: int) -> int:
+    """Add ``count`` image files found under ``root`` (a seeded choice) as base files; return how many."""
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in _FAMILIES and p.is_file())
+    chosen = np.random.default_rng(seed).permutation(len(paths))[:count]
+    for number in chosen:
+        path = paths[int(number)]
+        EXTRA_BASES[f"file-{path.suffix.lower()[1:]}-{number}"] = (_FAMILIES[path.suffix.lower()], path.read_bytes())
+    return len(chosen)
+
+
 def case(seed: int, index: int) -> Case:
     """The ``index``-th input of the run seeded ``seed`` (hostile files first, then mutations)."""
     hostile = list(HOSTILE)
@@ -381,7 +277,7 @@ def case(seed: int, index: int) -> Case:
         fmt, build, name = HOSTILE[hostile[index]]
         return Case(build(), name, fmt, hostile[index])
     rng = np.random.default_rng([seed, index])
-    pool = [*bases(), *DICOM_BASES]
+    pool = [*bases(), *DICOM_BASES, *EXTRA_BASES]
     base = pool[int(rng.integers(0, len(pool)))]
     if base in DICOM_BASES:
         elements, syntax, deflate = DICOM_BASES[base]()
@@ -390,10 +286,10 @@ def case(seed: int, index: int) -> Case:
             mutation = list(ELEMENT_MUTATIONS)[int(rng.integers(0, len(ELEMENT_MUTATIONS)))]
             ELEMENT_MUTATIONS[mutation](elements)
         elif rng.random() < 0.1:
-            syntax, mutation = _SYNTAX_SWAPS[int(rng.integers(0, len(_SYNTAX_SWAPS)))], "syntax-swap"
+            syntax, mutation = SYNTAX_SWAPS[int(rng.integers(0, len(SYNTAX_SWAPS)))], "syntax-swap"
         data, fmt = dicom_file(elements, syntax, deflate=deflate), "DICOM"
     else:
-        fmt, data = bases()[base]
+        fmt, data = {**bases(), **EXTRA_BASES}[base]
         mutation = "none"
     if mutation == "none" or rng.random() < 0.3:
         byte_mutation = list(BYTE_MUTATIONS)[int(rng.integers(0, len(BYTE_MUTATIONS)))]

@@ -7,15 +7,15 @@ import pytest
 from PIL import Image
 from pydicom.pixels import get_encoder
 from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
-    HTJ2K,
     HTJ2KLossless,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
-    JPEGLosslessSV1,
     JPEGLossless,
+    JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
     RLELossless,

@@ -1,4 +1,4 @@
-"""A seeded fuzz of the upload path: every hostile input loads as (H, W, 3) uint8 or is refused with a plain sentence."""
+"""A seeded fuzz of the upload path: every hostile input loads as (H, W, 3) uint8 or is refused plainly."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_the_fuzz_covers_every_format_the_multi_frame_files_and_the_dicom_elemen
     assert set(formats) == {"PNG", "JPEG", "BMP", "TIFF", "GIF", "DICOM"}
     mutations = " ".join(o.mutation for o in outcomes)
     for expected in ("rows-multi", "rows-text", "rows-vr-", "frames-inf", "truncate", "bitflip", "dicom-length",
-                     "tiff-pages", "gif-anim", "dicom-htj2k", "dicom-jls", "dicom-jpegll", "dicom-rle", "dicom-deflated",
+                     "tiff-pages", "gif-anim", "dicom-htj2k", "dicom-jls", "dicom-jpegll", "dicom-rle",
+                     "dicom-deflated",
                      *HOSTILE):
         assert expected in mutations, f"no case exercised {expected}"
     kinds = collections.Counter(o.kind for o in outcomes)

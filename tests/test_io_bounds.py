@@ -1,13 +1,13 @@
-"""Decoding untrusted bytes is bounded: a file that stalls or floods the decoder is stopped, the next one still loads."""
+"""Decoding untrusted bytes is bounded: a file that stalls or floods the decoder is stopped; the next one loads."""
 
 from __future__ import annotations
 
 import io
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from PIL import Image
 
 from benchmarks.fuzz_cases import HOSTILE
@@ -19,8 +19,8 @@ from core.io import (
     InvalidImageError,
     load_image,
     read_image,
+    sandbox,
 )
-from core.io import sandbox
 from tests._imagefiles import HEIGHT, WIDTH, dicom_bytes, encode, halves
 
 ROOT = Path(__file__).resolve().parents[1]

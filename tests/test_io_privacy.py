@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from benchmarks.fuzz_cases import IDENTIFIER_FRAGMENTS, dicom_elements, dicom_file, _mono16
+from benchmarks.fuzz_cases import IDENTIFIER_FRAGMENTS, _mono16, dicom_elements, dicom_file
 from core.io import InvalidImageError, read_image
 
 # Values whose 2-byte length field a damaged file gets wrong; pydicom then reads the following
@@ -83,7 +83,7 @@ def test_the_damage_is_real_pydicom_itself_quotes_the_identifiers_when_left_alon
         warnings.simplefilter("always")
         for _, data in DAMAGED:
             try:
-                pydicom.dcmread(io.BytesIO(data)).pixel_array
+                _ = pydicom.dcmread(io.BytesIO(data)).pixel_array
             except Exception as exc:  # noqa: BLE001
                 quoted.append(str(exc))
     quoted += [str(warning.message) for warning in caught]

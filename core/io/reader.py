@@ -221,7 +221,9 @@ def _read_path(source: str | os.PathLike, max_bytes: int) -> tuple[bytes, str]:
         raise InvalidImageError(f"The file '{path}' does not exist; check its name and folder.") from None
     except OSError as exc:  # strerror is the operating system's own short phrase, e.g. "Permission denied"
         reason = f": {exc.strerror}" if exc.strerror else ""
-        raise InvalidImageError(f"The file '{path}' cannot be opened{reason}; check that it exists and may be read.") from None
+        raise InvalidImageError(
+            f"The file '{path}' cannot be opened{reason}; check that it exists and may be read."
+        ) from None
 
 
 def _read_stream(stream: IO[bytes], max_bytes: int) -> tuple[bytes, str]:
@@ -233,7 +235,9 @@ def _read_stream(stream: IO[bytes], max_bytes: int) -> tuple[bytes, str]:
     except InvalidImageError:
         raise
     except (OSError, ValueError):  # e.g. a closed file
-        raise InvalidImageError(f"{label} cannot be read (it may have been closed or moved); upload it again.") from None
+        raise InvalidImageError(
+            f"{label} cannot be read (it may have been closed or moved); upload it again."
+        ) from None
     if isinstance(data, str):
         raise InvalidImageError(f"{label} was opened as text; open it in binary mode ('rb').")
     return bytes(data), name
