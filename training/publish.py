@@ -78,7 +78,8 @@ def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], tuple], 
 
 
 def publish(model: keras.Model | None, folder: Path, name: str, card_fields: dict,
-            ood_fitter: Callable[[Path], dict | None] | None = None, keep_weights: str | None = None) -> Path:
+            ood_fitter: Callable[[Path], dict | None] | None = None, keep_weights: str | None = None,
+            figures: dict[str, str | Path] | None = None) -> Path:
     """Publish ``<folder>/<name>.card.json`` with its weights, OOD detector and figures, all or nothing.
 
     Args:
@@ -90,6 +91,7 @@ def publish(model: keras.Model | None, folder: Path, name: str, card_fields: dic
         ood_fitter: writes the OOD detector at the path it is given and returns the card's ``ood``
             section (see :func:`fit_ood`), or None for no detector.
         keep_weights: the served ``.keras`` file name to keep (recalibration: the weights do not change).
+        figures: figure name -> PNG to copy beside the model (default: the run's ``training_run.plots``).
 
     Returns:
         Path of the written card.
@@ -106,10 +108,11 @@ def publish(model: keras.Model | None, folder: Path, name: str, card_fields: dic
         ood = ood_fitter(stage.path("ood.npz")) if ood_fitter is not None else None
         if ood is not None:
             ood = {**ood, "file": stage.final_name("ood.npz")}
-        plots = {figure: stage.final_name(f"{figure}.png")
-                 for figure in ((card_fields.get("training_run") or {}).get("plots") or {})}
+        if figures is None:
+            figures = (card_fields.get("training_run") or {}).get("plots") or {}
+        plots = {figure: stage.final_name(f"{figure}.png") for figure in figures}
         card = cards.build_card(**card_fields, keras_file=keras_file, sha256=digest, ood=ood, plots=plots)
-        for figure, source in ((card_fields.get("training_run") or {}).get("plots") or {}).items():
+        for figure, source in figures.items():
             shutil.copyfile(source, stage.path(f"{figure}.png"))
         if keep_weights is None:
             stage.place(staged_keras)
