@@ -7,6 +7,8 @@ these tests exercise the same code path as a browser upload: bytes in memory, no
 from __future__ import annotations
 
 import io
+import json
+from struct import error as struct_error
 
 import keras
 import numpy as np
@@ -154,11 +156,43 @@ def texts(at: AppTest, kind: str) -> list[str]:
     return [el.value for el in getattr(at, kind)]
 
 
-def chart_classes(at: AppTest) -> dict[str, float]:
-    """Class -> probability plotted in the first bar chart."""
+def chart_table(at: AppTest):
+    """The data table of the first chart on the page."""
     proto = at.get("vega_lite_chart")[0].proto
-    table = pa.ipc.open_stream(proto.datasets[0].data.data).read_pandas()
-    return dict(zip(table["class"], table["probability"]))
+    arrow = proto.datasets[0].data.data if proto.datasets else proto.data.data
+    return pa.ipc.open_stream(arrow).read_pandas()
+
+
+def chart_classes(at: AppTest) -> dict[str, float]:
+    """Class -> percent plotted in the first bar chart."""
+    table = chart_table(at)
+    return {label.rsplit(" (", 1)[0]: value for label, value in zip(table["class"], table["percent"])}
+
+
+def label_of_bars(at: AppTest) -> list[str]:
+    """The class labels of the first bar chart, each with its probability in words ("Glioma (>99 %)")."""
+    return list(chart_table(at)["class"])
+
+
+def blocks(node) -> list:
+    """Every layout block under ``node``, parents before their children."""
+    found = []
+    for child in getattr(node, "children", {}).values():
+        if hasattr(child, "children") and hasattr(child, "markdown"):
+            found += [child, *blocks(child)]
+    return found
+
+
+def verdict_block(at: AppTest) -> str:
+    """Everything written in the innermost block that holds the verdict's headline."""
+    holding = [b for b in blocks(at.main) if any(m.value.startswith("#### ") for m in b.markdown)]
+    inner = holding[-1]
+    return " ".join([m.value for m in inner.markdown] + [t.value for t in inner.text])
+
+
+def everything_shown(at: AppTest) -> str:
+    """The whole page, main area and sidebar, as the element tree prints it."""
+    return str([el for el in at.main]) + str([el for el in at.sidebar])
 
 
 def captions(at: AppTest) -> list[str]:
@@ -185,49 +219,87 @@ def test_every_page_renders_without_an_exception(app, page):
     assert app.title, "every page has a title"
 
 
-def test_sidebar_offers_every_task_and_flags_demo_weights_on_every_page(app):
+def test_the_model_status_is_in_the_main_area_beside_the_verdict(app):
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    main = " ".join(el.value for el in app.main.text)
+    assert "Demo on phantoms" in main  # not only in the sidebar, which tablets hide
+    block = verdict_block(app)
+    assert "DEMO" in str(block) and "Demo on phantoms" in str(block)
+    app.sidebar.selectbox(key="task_id").set_value("brain_mri_binary")
+    app.run()
+    main = " ".join(el.value for el in app.main.text)
+    assert "Research use only: trained on test phantoms, 24 images" in main and "Demo" not in main
+
+
+def test_the_sidebar_offers_every_task(app):
     app.run()
     chooser = app.sidebar.selectbox(key="task_id")
     assert list(chooser.options) == [TASKS[t].display_name for t in TASKS]
-    for page in PAGES:
-        app.switch_page(page).run()
-        assert any("synthetic phantoms" in w for w in texts(app, "warning")), page
-    chooser = app.sidebar.selectbox(key="task_id").set_value("brain_mri_binary")
-    app.run()
-    assert not any("synthetic phantoms" in w for w in texts(app, "warning"))  # its card says "real"
 
 
 # ---- diagnose ---------------------------------------------------------------------------------------
 
 
-def test_an_uploaded_phantom_gets_its_class_probabilities_note_overlay_and_downloads(app):
+def test_an_uploaded_phantom_gets_a_neutral_verdict_probabilities_note_overlay_and_downloads(app):
     upload(app.run(), ("scan.png", png(phantom(SCAN))))
     assert not app.exception and not app.error
-    assert any(s.startswith("Predicted: Meningioma (") for s in texts(app, "success"))
+    assert not app.success, "the verdict is a neutral block, never a green success box"
+    assert any(m.startswith("#### Meningioma: ") and "calibrated probability" in m for m in texts(app, "markdown"))
     probabilities = chart_classes(app)
     assert set(probabilities) == set(MRI.class_names.values())
     assert probabilities["Meningioma"] == pytest.approx(max(probabilities.values()))
-    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert sum(probabilities.values()) == pytest.approx(100.0, abs=1e-2)
     assert any("extra-axial" in m for m in texts(app, "markdown"))  # the meningioma clinical note
+    assert any(c.startswith("Calibrated: ") for c in texts(app, "caption"))
     assert len(app.expander) >= 1 and "Preprocessing" in app.expander[0].label
     labels = [b.label for b in app.get("download_button")]
     assert "Download report (PDF)" in labels and "Download overlay (PNG)" in labels
     assert "Grad-CAM: Meningioma" in captions(app)
 
 
-def test_the_model_is_loaded_once_for_the_sidebar_and_every_page(app, monkeypatch):
+def test_probabilities_are_drawn_on_a_fixed_0_to_100_axis_with_the_threshold_and_never_as_100_or_0(app):
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    spec = json.loads(app.get("vega_lite_chart")[0].proto.spec)
+    bars, rule = spec["layer"][0], spec["layer"][1]
+    assert bars["encoding"]["x"]["scale"]["domain"] == [0, 100]
+    assert rule["mark"]["type"] == "rule" and rule["data"]["values"][0]["percent"] == pytest.approx(60.0)
+    shown = " ".join(label_of_bars(app))
+    assert "100 %" not in shown and "(0 %)" not in shown
+    assert ">99 %" in shown or "<1 %" in shown  # the tiny model is very sure: extremes are bounded words
+
+
+def test_the_model_is_loaded_once_for_every_page_and_session(app, monkeypatch):
     import streamlit as st
 
-    import core.inference
+    import core.serving.served
 
     loads = []
-    real_load = core.inference.load_model
-    monkeypatch.setattr(core.inference, "load_model", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    real_load = core.serving.served.load_model
+    monkeypatch.setattr(core.serving.served, "load_model", lambda *a, **k: loads.append(a) or real_load(*a, **k))
     st.cache_resource.clear()
     upload(app.run(), ("scan.png", png(phantom(SCAN))))
     app.switch_page("pages/models.py").run()
     app.switch_page("pages/diagnose.py").run()
     assert not app.exception and len(loads) == 1
+
+
+def test_the_uploader_is_drawn_before_the_model_has_loaded(app, monkeypatch):
+    import threading
+
+    import streamlit as st
+
+    import core.serving.served
+
+    release = threading.Event()
+    monkeypatch.setattr(core.serving.served, "load_model", lambda *a, **k: release.wait(30) and None)
+    st.cache_resource.clear()
+    try:
+        app.run(timeout=5)  # would time out if the first page waited for the model
+        assert not app.exception
+        assert app.file_uploader(key="diag_upload") is not None
+    finally:
+        release.set()
+        st.cache_resource.clear()
 
 
 def test_explanation_method_and_class_can_be_changed(app):
@@ -240,39 +312,74 @@ def test_explanation_method_and_class_can_be_changed(app):
     assert "Grad-CAM++: Glioma" in captions(app)
 
 
-def test_a_corrupt_file_gets_a_sentence_not_a_traceback(app):
-    upload(app.run(), ("broken.png", b"\x89PNG\r\n\x1a\n this is not really a picture"))
+def test_a_corrupt_file_gets_a_plain_sentence_naming_it_by_number_not_by_name(app):
+    upload(app.run(), ("DOE_JANE_12345.png", b"\x89PNG\r\n\x1a\n this is not really a picture"))
     assert not app.exception
-    assert len(app.error) == 1 and "broken.png" in app.error[0].value
-    assert not app.get("vega_lite_chart")
+    assert texts(app, "error") == ["Not analysed"]
+    sentence = next(t for t in texts(app, "text") if "image 1" in t)
+    assert "DOE" not in sentence and not app.get("vega_lite_chart")
+    assert "DOE" not in everything_shown(app)
 
 
-def test_an_image_that_is_not_an_mri_is_refused_without_a_class(app):
+def test_file_names_are_shown_only_when_the_session_turns_them_on(app):
+    upload(app.run(), ("DOE_JANE_12345.png", png(phantom(SCAN))))
+    assert "DOE" not in everything_shown(app)
+    assert any(c.startswith("image 1 (") for c in captions(app))
+    app.sidebar.toggle(key="show_names").set_value(True)
+    app.run()
+    assert any(c.startswith("DOE_JANE_12345.png (") for c in captions(app))
+
+
+def test_text_from_a_file_is_never_rendered_as_markdown(app):
+    app.run()
+    app.sidebar.toggle(key="show_names").set_value(True)
+    upload(app, ("[click me](http://evil.example) **x**.png", b"not an image at all"))
+    assert not app.exception
+    assert any("**x**" in t for t in texts(app, "text"))  # shown verbatim, not as bold
+    markdown = " ".join(texts(app, "markdown") + texts(app, "error") + texts(app, "caption"))
+    assert "evil.example" not in markdown
+
+
+def test_an_image_that_is_not_an_mri_is_refused_with_a_reason_and_without_a_class(app):
     upload(app.run(), ("holiday.png", png(natural_photo())))
     assert not app.exception
-    assert texts(app, "error") == ["This does not look like a brain MRI image; it was not classified."]
-    assert not app.success and not app.get("vega_lite_chart")
-    shown = " ".join(texts(app, "markdown") + texts(app, "success") + texts(app, "warning"))
+    assert "#### Not classified: this does not look like a brain MRI image" in texts(app, "markdown")
+    assert any("out-of-distribution check" in m for m in texts(app, "markdown"))
+    assert not app.get("vega_lite_chart")
+    shown = " ".join(texts(app, "markdown"))
     assert not any(name in shown for name in MRI.class_names.values())
 
 
-def test_a_low_confidence_answer_is_flagged_uncertain(app):
+def test_a_low_confidence_answer_is_flagged_uncertain_and_gets_no_clinical_note(app):
     app.run()
     app.sidebar.selectbox(key="model_name").set_value("unsure")
     upload(app.run(), ("scan.png", png(phantom(SCAN))))
-    assert any(w.startswith("Uncertain. Predicted: Meningioma") for w in texts(app, "warning"))
+    assert any(m.startswith("#### Uncertain: Meningioma") for m in texts(app, "markdown"))
+    assert not any(m.startswith("**Clinical note.**") for m in texts(app, "markdown"))
 
 
-def test_several_files_give_a_results_table_with_one_row_each_and_a_csv(app):
-    upload(app.run(), ("a.png", png(phantom(SCAN))), ("b.png", png(phantom(SCAN + 4))), ("c.png", b"junk"))
+def test_one_hostile_file_gets_its_own_error_and_the_others_their_results(app, monkeypatch):
+    import core.io
+
+    real_read = core.io.read_image
+
+    def hostile_read(source, *args, **kwargs):  # a decoder bug the file provokes, not a polite refusal
+        if b"HOSTILE" in source.getvalue():
+            raise struct_error("unpack requires a buffer of 4 bytes")
+        return real_read(source, *args, **kwargs)
+
+    monkeypatch.setattr(core.io, "read_image", hostile_read)
+    upload(app.run(), ("a.png", png(phantom(SCAN))), ("b.dcm", b"HOSTILE" * 20), ("c.png", png(phantom(SCAN + 4))),
+           ("d.png", b"junk"))
     assert not app.exception
     table = app.dataframe[0].value
-    assert list(table["file"]) == ["a.png", "b.png", "c.png"]
-    assert list(table["status"]) == ["classified", "classified", "error"]
+    assert [name.split(" (")[0] for name in table["image"]] == ["image 1", "image 2", "image 3", "image 4"]
+    assert list(table["status"]) == ["classified", "error", "classified", "error"]
+    assert "unpack" not in " ".join(table["message"].astype(str))  # no raw library text
     assert "Download results (CSV)" in [b.label for b in app.get("download_button")]
-    app.selectbox(key="diag_focus_3").set_value(2)
+    app.selectbox(key="diag_focus_4").set_value(1)
     app.run()
-    assert "c.png" in app.error[0].value
+    assert texts(app, "error") == ["Not analysed"]
 
 
 def test_dicom_shows_modality_and_spacing_but_never_patient_identifiers(app):
@@ -283,8 +390,7 @@ def test_dicom_shows_modality_and_spacing_but_never_patient_identifiers(app):
     assert not app.exception and not app.error
     captions = " ".join(texts(app, "caption"))
     assert "Modality: MR" in captions and "Pixel spacing (mm): 0.5 x 0.5" in captions
-    everything = str([el for el in app.main]) + str([el for el in app.sidebar])
-    assert "DOE" not in everything and "123-45-678" not in everything
+    assert "DOE" not in everything_shown(app) and "123-45-678" not in everything_shown(app)
 
 
 def test_a_bundled_sample_goes_through_the_same_analysis(app):
@@ -292,15 +398,33 @@ def test_a_bundled_sample_goes_through_the_same_analysis(app):
     app.radio(key="diag_source").set_value("sample")
     app.run()
     assert not app.exception
-    assert any(s.startswith("Predicted: Meningioma (") for s in texts(app, "success"))
+    assert any(m.startswith("#### Meningioma: ") for m in texts(app, "markdown"))
+
+
+def test_the_report_fields_filled_in_the_app_reach_the_pdf_with_the_image_label(app, monkeypatch):
+    from core.ui import report
+
+    calls = []
+    real_build = report.build_pdf
+    monkeypatch.setattr(report, "build_pdf", lambda *a, **k: calls.append(k) or real_build(*a, **k))
+    upload(app.run(), ("DOE_JANE.png", png(phantom(SCAN))))
+    app.text_input(key="report_study").input("ST-42")
+    app.text_input(key="report_reviewer").input("Dr Who")
+    app.run()
+    assert not app.exception
+    fields, name = calls[-1]["fields"], calls[-1]["source_name"]
+    assert fields["Study id"] == "ST-42" and fields["Reviewer"] == "Dr Who"
+    assert name.startswith("image 1 (") and "DOE" not in name
+    assert calls[-1]["colour_scale"] is not None  # the overlay comes with its colour scale
 
 
 def test_a_tampered_model_is_refused_with_a_sentence(app):
     app.run()
     app.sidebar.selectbox(key="task_id").set_value("breast_us")
-    app.run()
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
     assert not app.exception
-    assert any("does not match the sha256" in e for e in texts(app, "error"))
+    assert "The model cannot be used" in texts(app, "error")
+    assert any("does not match" in t for t in texts(app, "text"))
 
 
 def test_a_task_without_models_says_how_to_add_one(app):
@@ -308,7 +432,7 @@ def test_a_task_without_models_says_how_to_add_one(app):
     app.sidebar.selectbox(key="task_id").set_value("blood_smear")
     app.run()
     assert not app.exception
-    assert any("About page" in e for e in texts(app, "error"))
+    assert any("About page" in t for t in texts(app, "text"))
 
 
 # ---- gallery, models, about -----------------------------------------------------------------------
@@ -333,15 +457,38 @@ def test_gallery_of_a_task_without_generators_says_so(app):
     assert any("No GAN generators" in i for i in texts(app, "info"))
 
 
-def test_models_page_lists_every_card_with_a_comparison(app, models_dir):
+def test_models_page_lists_every_card_with_a_comparison_in_plain_words(app, models_dir):
     app.run().switch_page("pages/models.py").run()
     assert not app.exception
     labels = " ".join(e.label for e in app.expander)
     for name in ("tiny", "unsure", "real_tiny", "tampered"):
         assert name in labels
-    assert app.dataframe[0].value.index.tolist() == ["tiny", "unsure"]  # the MRI task's comparison
+    comparison = app.table[0].value
+    assert list(comparison.columns) == ["tiny", "unsure"]  # the MRI task's models side by side
+    assert comparison.loc["Correct answers", "tiny"] == "50.0 % of 6 test images"
+    assert comparison.loc["Calibration error", "tiny"] == "5.0 points (ECE 0.050); 10.0 before calibration"
+    assert not app.dataframe, "static tables: nothing cut off at the right"
     assert any("pytest tests/test_app.py" in c.value for c in app.code)  # the producing command
-    assert captions(app) == ["roc"]  # the card's figure, found beside the card
+    assert any(c.startswith("Sensitivity against false alarms") for c in captions(app))  # the ROC, explained
+
+
+def test_every_figure_on_the_models_page_says_what_it_means():
+    from core.ui import MEASURES, measures_table
+
+    card = {"test_metrics": {"accuracy": 0.9123, "n": 200, "macro": {"recall": 0.9, "roc_auc": 0.97}},
+            "calibration": {"ece_before": 0.0167, "ece_after": 0.0120}, "uncertainty_threshold": 0.6,
+            "ood": {"detection_rate": 1.0, "test_false_rejection_rate": 0.018},
+            "conformal": {"level": 0.9, "threshold": 0.8, "test_coverage": 0.915},
+            "training_data": {"kind": "real", "dataset": "BUSI"}}
+    table = measures_table(card)
+    assert all(len(m.meaning) > 20 for m in MEASURES)
+    assert table.loc["Correct answers", "value"] == "91.2 % of 200 test images"
+    assert table.loc["Ranking quality (ROC-AUC)", "value"] == "97.0 %"
+    # the legend of the reliability figure prints the same ECE as a fraction
+    assert table.loc["Calibration error", "value"].startswith("1.2 points (ECE 0.012)")
+    assert table.loc["Prediction set", "value"] == "aims to hold the true class 90 % of the time; did so for " \
+        "91.5 % of test images"
+    assert "wrongly refuses 1.8 % of genuine ones" in table.loc["Foreign images", "value"]
 
 
 def test_about_page_names_every_dataset_and_the_disclaimer(app):

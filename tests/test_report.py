@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.app_support import FileResult, dicom_facts
-from core.inference import Prediction
-from core.report import DEMO_WARNING, DISCLAIMER, build_pdf, results_csv, results_table
+from core.serving import Prediction
 from core.tasks import get_task
+from core.ui import FileResult, dicom_facts, percent
+from core.ui.report import DEMO_WARNING, DISCLAIMER, app_version, build_pdf, report_filename, results_csv, results_table
 
 TASK = get_task("brain_mri_4class")
 CARD = {
@@ -51,22 +51,55 @@ def image():
     return rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
 
 
-def test_pdf_report_names_the_result_every_class_and_the_disclaimer(image):
+def test_pdf_report_opens_with_the_model_status_and_names_the_result_every_class_and_the_disclaimer(image):
     pred = _prediction("glioma", [0.82, 0.1, 0.05, 0.03])
-    pdf = build_pdf(TASK, pred, CARD, image, overlay=image[::-1], source_name="scan 1.png",
-                    created=dt.datetime(2025, 3, 4, 10, 30), compress=False)
+    pdf = build_pdf(TASK, pred, CARD, image, overlay=image[::-1], source_name="image 1 (3fa2c1)",
+                    colour_scale=np.zeros((8, 64, 3), np.uint8), created=dt.datetime(2025, 3, 4, 10, 30),
+                    compress=False)
     assert pdf.startswith(b"%PDF")
     assert pdf.rstrip().endswith(b"%%EOF")
     text = _pdf_text(pdf)
+    assert text.index(b"DEMO. Demo on phantoms") < text.index(b"Result")  # status first, not at the bottom
     for name in TASK.class_names.values():
         assert name.encode() in text
-    assert b"82.0%" in text
+    assert b"82 %" in text and b"decision threshold 60 %" in text
     assert b"2025-03-04" in text
-    assert b"scan 1.png" in text
+    assert b"image 1 \\(3fa2c1\\)" in text  # PDF strings escape parentheses
     assert DISCLAIMER.split(".")[0].encode() in text  # "Not a medical device"
     assert b"synthetic phantoms" in text  # demo weights are called out
-    assert CARD["sha256"].encode() in text
-    assert text.count(b"/Subtype /Image") >= 2  # the image and its overlay
+    assert CARD["sha256"].encode() in text and app_version().encode() in text
+    assert b"low contribution" in text and b"high contribution" in text  # the overlay's colour scale
+    assert text.count(b"/Subtype /Image") >= 3  # the image, its overlay and the colour scale
+
+
+def test_pdf_never_prints_a_certain_looking_100_or_0_percent(image):
+    pred = _prediction("glioma", [0.9996, 0.0002, 0.0001, 0.0001])
+    text = _pdf_text(build_pdf(TASK, pred, CARD, image, compress=False))
+    assert b">99 %" in text and b"<1 %" in text
+    assert b"(100 %)" not in text and b"(0 %)" not in text and b"100.0%" not in text
+    assert [percent(p) for p in (1.0, 0.995, 0.5, 0.004, 0.0)] == [">99 %", ">99 %", "50 %", "<1 %", "<1 %"]
+
+
+def test_pdf_carries_the_reviewer_fields_filled_in_the_app(image):
+    pred = _prediction("glioma", [0.82, 0.1, 0.05, 0.03])
+    fields = {"Study id": "ST-42", "Reviewer": "Dr A. Reader", "Note": "compare with prior"}
+    text = _pdf_text(build_pdf(TASK, pred, CARD, image, fields=fields, compress=False))
+    for value in fields.values():
+        assert value.encode() in text
+
+
+def test_pdf_of_a_refused_image_gives_the_reason_and_no_class_label(image):
+    pred = _prediction(None, [0.7, 0.1, 0.1, 0.1], ood=True)
+    text = _pdf_text(build_pdf(TASK, pred, CARD, image, compress=False))
+    assert b"does not look like a brain MRI image" in text
+    assert b"out-of-distribution check" in text  # the reason, not only the refusal
+    assert b"Glioma" not in text and b"Pituitary tumour" not in text
+
+
+def test_report_file_name_names_task_date_and_the_images_hash():
+    name = report_filename(TASK.id, b"some image bytes", dt.date(2026, 11, 30))
+    assert name.startswith("report-brain_mri_4class-20261130-") and name.endswith(".pdf")
+    assert name != report_filename(TASK.id, b"other image bytes", dt.date(2026, 11, 30))
 
 
 def test_compressed_pdf_is_smaller_but_still_a_pdf(image):
@@ -74,13 +107,6 @@ def test_compressed_pdf_is_smaller_but_still_a_pdf(image):
     plain = build_pdf(TASK, pred, CARD, image, compress=False)
     packed = build_pdf(TASK, pred, CARD, image)
     assert packed.startswith(b"%PDF") and len(packed) < len(plain)
-
-
-def test_pdf_of_an_out_of_distribution_image_shows_no_class_label(image):
-    pred = _prediction(None, [0.7, 0.1, 0.1, 0.1], ood=True)
-    text = _pdf_text(build_pdf(TASK, pred, CARD, image, compress=False))
-    assert b"does not look like a brain MRI image" in text
-    assert b"Glioma" not in text and b"Pituitary tumour" not in text
 
 
 def test_pdf_of_real_weights_has_no_demo_warning_and_survives_non_latin_text(image):
@@ -91,7 +117,7 @@ def test_pdf_of_real_weights_has_no_demo_warning_and_survives_non_latin_text(ima
                                                   "patient_name": "DOE^JANE"}, "DICOM")))
     assert DEMO_WARNING.split(".")[0].encode() not in text
     assert b"Uncertain" in text
-    assert b"Kaggle - Brain Tumor MRI -> v2" in text
+    assert b"RESEARCH USE. Research use only: trained on Kaggle - Brain Tumor MRI -> v2" in text
     assert b"0.5 x 0.5" in text and b"MR" in text
     assert b"DOE" not in text  # DICOM identifiers never reach the report
 
@@ -104,15 +130,16 @@ def test_results_csv_has_one_row_per_file_including_failures():
         FileResult("d.txt", error="d.txt is not an image file the app can read."),
     ]
     frame = pd.read_csv(io.BytesIO(results_csv(TASK, results)))
-    assert list(frame["file"]) == ["a.png", "b.png", "c.png", "d.txt"]
+    assert list(frame["image"]) == ["a.png", "b.png", "c.png", "d.txt"]
     assert list(frame["status"]) == ["classified", "uncertain", "out of distribution", "error"]
     assert frame.loc[0, "predicted class"] == "Glioma"
     assert frame.loc[0, "P(Glioma)"] == pytest.approx(0.9)
     assert pd.isna(frame.loc[2, "predicted class"]) and pd.isna(frame.loc[2, "P(Glioma)"])
     assert "not an image" in frame.loc[3, "message"]
+    assert "out-of-distribution check" in frame.loc[2, "message"]  # why it was refused
     assert {f"P({n})" for n in TASK.class_names.values()} <= set(frame.columns)
 
 
 def test_results_table_of_no_files_is_empty_with_headers():
     frame = results_table(TASK, [])
-    assert frame.empty and "file" in frame.columns
+    assert frame.empty and "image" in frame.columns and "prediction set" in frame.columns

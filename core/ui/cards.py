@@ -1,15 +1,12 @@
-"""Reading model cards for people: summaries, metric tables, comparison, plots."""
+"""Reading model cards for people: what the model may be used for, who it is, its figures' files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
-
-import pandas as pd
+from typing import Any, Mapping
 
 from core import paths
-from core.tasks import Task, UnknownTaskError, get_task
 
 #: Written wherever a card lacks a field; plain ASCII so the PDF's core fonts can print it.
 MISSING = "n/a"
@@ -88,22 +85,16 @@ def model_status(card: Mapping[str, Any] | None) -> ModelStatus:
 
 
 def card_summary(card: Mapping[str, Any]) -> dict[str, str]:
-    """The fields of a model card a clinician needs, as label -> text, in reading order."""
+    """Who the model is: name, architecture, size, date and weights digest (its figures: ``core.ui.measures``)."""
+    backbone = card.get("backbone")
+    architecture = backbone.get("display_name") if isinstance(backbone, Mapping) else None
+    params = card.get("params")
     return {
         "Model": _fmt(card.get("name")),
-        "Task": _fmt(card.get("task_id")),
-        "Architecture": _fmt(card.get("architecture") or card.get("backbone")),
-        "Trained on": provenance(card),
-        "Test accuracy": _fmt(_get(card, "test_metrics.accuracy"), ".1%"),
-        "ROC-AUC (macro)": _fmt(_roc_auc(card), ".3f"),
-        "Calibration": (f"temperature {_fmt(_get(card, 'calibration.temperature'), '.2f')}, "
-                        f"ECE {_fmt(_get(card, 'calibration.ece_before'), '.3f')} -> "
-                        f"{_fmt(_get(card, 'calibration.ece_after'), '.3f')}"),
-        "Uncertainty threshold": _fmt(card.get("uncertainty_threshold"), ".2f"),
-        "Latency (ms per image)": _fmt(_latency(card), ".1f"),
-        "Parameters": _fmt(card.get("params"), ","),
-        "sha256": _fmt(card.get("sha256")),
+        "Architecture": _fmt(architecture or card.get("architecture")),
+        "Size": f"{params / 1e6:.1f} million parameters" if isinstance(params, int) else MISSING,
         "Created": _fmt(card.get("created")),
+        "sha256": _fmt(card.get("sha256")),
     }
 
 
@@ -116,64 +107,6 @@ def _number(card: Mapping[str, Any], *dotted: str) -> float | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     return None
-
-
-def _roc_auc(card: Mapping[str, Any]) -> float | None:
-    return _number(card, "test_metrics.macro.roc_auc", "test_metrics.roc_auc")
-
-
-def _latency(card: Mapping[str, Any]) -> float | None:
-    return _number(card, "latency_ms.mean_ms", "latency_ms")
-
-
-def per_class_frame(card: Mapping[str, Any]) -> pd.DataFrame:
-    """Per-class test metrics (rows: class display names), empty when the card has none."""
-    per_class = _get(card, "test_metrics.per_class") or {}
-    task = _task_or_none(card.get("task_id"))
-    rows = {(task.class_names.get(c, c) if task else c): m for c, m in per_class.items()}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def confusion_frame(card: Mapping[str, Any]) -> pd.DataFrame | None:
-    """Test confusion matrix (rows true, columns predicted) labelled with class names, or None."""
-    matrix = _get(card, "test_metrics.confusion_matrix")
-    if not matrix:
-        return None
-    names = card.get("class_names") or [str(i) for i in range(len(matrix))]
-    task = _task_or_none(card.get("task_id"))
-    labels = [task.class_names.get(n, n) if task else n for n in names]
-    return pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"))
-
-
-def _task_or_none(task_id: Any) -> Task | None:
-    try:
-        return get_task(task_id)
-    except UnknownTaskError:
-        return None
-
-
-#: comparison column -> how to read it from a card.
-COMPARISON_COLUMNS: Mapping[str, Callable[[Mapping[str, Any]], Any]] = {
-    "architecture": lambda c: c.get("architecture") or c.get("backbone"),
-    "trained on": lambda c: _get(c, "training_data.kind"),
-    "accuracy": lambda c: _get(c, "test_metrics.accuracy"),
-    "macro F1": lambda c: _number(c, "test_metrics.macro.f1"),
-    "ROC-AUC": _roc_auc,
-    "ECE after calibration": lambda c: _get(c, "calibration.ece_after"),
-    "OOD detection rate": lambda c: _get(c, "ood.detection_rate"),
-    "latency (ms)": _latency,
-    "parameters": lambda c: c.get("params"),
-    "FLOPs": lambda c: c.get("flops"),
-    "created": lambda c: c.get("created"),
-}
-
-
-def comparison_table(cards: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Side-by-side table of models (one row per card, indexed by model name)."""
-    rows = {str(c.get("name", i)): {col: read(c) for col, read in COMPARISON_COLUMNS.items()}
-            for i, c in enumerate(cards)}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
 
 
 #: Plot files the models page may show.

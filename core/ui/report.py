@@ -20,6 +20,7 @@ from PIL import Image
 
 from core.tasks import Task, get_task
 from core.ui.cards import MISSING, card_summary, model_status
+from core.ui.measures import MEASURES
 from core.ui.session import HASH_CHARS
 from core.ui.verdicts import CALIBRATED_HELP, FileResult, percent, verdict
 
@@ -35,6 +36,8 @@ DEMO_WARNING = (
 
 #: Longest side, in pixels, of an image embedded in the report (80 mm wide is ~600 px at 190 dpi).
 _MAX_IMAGE_SIDE = 640
+#: The model's figures the report repeats (labels of ``core.ui.measures.MEASURES``).
+_REPORT_MEASURES = ("Trained on", "Correct answers", "Calibration error", "Uncertain below", "Prediction set")
 #: Banner fill per model status kind (RGB).
 _STATUS_FILL = {"research": (222, 232, 246), "demo": (255, 236, 204), "unknown": (250, 215, 215)}
 
@@ -81,7 +84,7 @@ def _heading(pdf: FPDF, text: str) -> None:
 
 def _paragraph(pdf: FPDF, text: str, style: str = "", size: float = 9) -> None:
     pdf.set_font("Helvetica", style, size)
-    pdf.multi_cell(0, 4.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 4.5, _latin1(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _key_values(pdf: FPDF, rows: Mapping[str, str]) -> None:
@@ -96,7 +99,7 @@ def _status_banner(pdf: FPDF, card: Mapping[str, Any]) -> None:
     status = model_status(card)
     pdf.set_fill_color(*_STATUS_FILL[status.kind])
     pdf.set_font("Helvetica", "B", 10)
-    pdf.multi_cell(0, 5.5, _latin1(f"{status.badge}. {status.text}"), border=1, fill=True, padding=2,
+    pdf.multi_cell(0, 5.5, _latin1(f"{status.badge}. {status.text}"), border=1, fill=True, padding=2, align="L",
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
@@ -108,7 +111,7 @@ def _pil(pixels: np.ndarray) -> Image.Image:
 
 def _images(pdf: FPDF, image: np.ndarray, overlay: np.ndarray | None, scale: np.ndarray | None,
             cam_method: str | None) -> None:
-    y, box = pdf.get_y(), 80.0
+    y, box = pdf.get_y(), 56.0
     if y + box + 20 > pdf.h - pdf.b_margin:
         pdf.add_page()
         y = pdf.get_y()
@@ -147,10 +150,6 @@ def _probability_bars(pdf: FPDF, task: Task, probabilities: Mapping[str, float],
         pdf.rect(x0, y + 1, max(bar_max * p, 0.2), 3, style="F")
         pdf.set_x(x0 + bar_max + 3)
         pdf.cell(0, 5, _latin1(percent(p)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("Helvetica", "", 7)
-    pdf.set_x(x0 - 2)
-    pdf.cell(bar_max / 2, 3.5, "0 %")
-    pdf.cell(bar_max / 2 + 4, 3.5, "100 %", align="R")
     if threshold is not None:
         x = x0 + bar_max * threshold
         pdf.set_draw_color(170, 50, 50)
@@ -158,7 +157,7 @@ def _probability_bars(pdf: FPDF, task: Task, probabilities: Mapping[str, float],
         pdf.line(x, top, x, pdf.get_y())
         pdf.set_dash_pattern()
         pdf.set_text_color(170, 50, 50)
-        pdf.set_xy(x - 20, pdf.get_y())
+        pdf.set_xy(x - 20, pdf.get_y() + 0.5)
         pdf.cell(40, 3.5, _latin1(f"decision threshold {percent(threshold)}"), align="C")
         pdf.set_text_color(0, 0, 0)
         pdf.set_draw_color(0, 0, 0)
@@ -225,7 +224,7 @@ def build_pdf(
     if result.candidates:
         _paragraph(pdf, f"Could be: {result.candidates} (classes the model cannot rule out at this level)")
     if result.label is not None:
-        _heading(pdf, "Calibrated probability of each class")
+        _heading(pdf, "Calibrated probability of each class (bars on a fixed 0 to 100 % scale)")
         _probability_bars(pdf, task, prediction.probabilities, card.get("uncertainty_threshold"))
     if result.note:
         _heading(pdf, "Clinical note")
@@ -235,13 +234,13 @@ def build_pdf(
 
     _heading(pdf, "Model")
     summary = card_summary(card)
-    summary["App version"] = app_version()
-    summary["Model sha256"] = summary.pop("sha256", MISSING)
-    _key_values(pdf, summary)
+    sha = summary.pop("sha256", MISSING)
+    summary.update({m.label: m.read(card) for m in MEASURES if m.label in _REPORT_MEASURES})
+    _key_values(pdf, {**summary, "App version": app_version(), "Model sha256": sha})
     _heading(pdf, "Disclaimer")
     if model_status(card).kind == "demo":
-        _paragraph(pdf, DEMO_WARNING, style="B")
-    _paragraph(pdf, DISCLAIMER)
+        _paragraph(pdf, DEMO_WARNING, style="B", size=8)
+    _paragraph(pdf, DISCLAIMER, size=8)
     return bytes(pdf.output())
 
 

@@ -186,9 +186,9 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 #: (module, exception class, sentence template): the failures the app explains in its own words.
 FAILURE_TEMPLATES: tuple[tuple[str, str, str], ...] = (
     ("core.io", "InvalidImageError", "{exc}"),
-    ("core.serving.store", "ModelIntegrityError",
+    ("core.serving.errors", "ModelIntegrityError",
      "The model cannot be used safely: {exc} Retrain it or restore its files."),
-    ("core.serving.store", "ModelNotFoundError",
+    ("core.serving.errors", "ModelNotFoundError",
      "{exc} The About page explains how to train a model and drop it into models/."),
     ("core.explain.registry", "ExplainError", "No explanation could be drawn for this model: {exc}"),
     ("core.tasks", "UnknownTaskError", "{exc}"),
