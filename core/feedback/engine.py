@@ -9,6 +9,7 @@ PostgreSQL is used when ``$MEDIMG_DB_URL`` names it (psycopg 3).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -27,6 +28,9 @@ BUSY_TIMEOUT_MS = 30_000
 #: PostgreSQL advisory-lock key serialising migrations between app processes ("MedImg" in ASCII).
 _MIGRATION_LOCK = 0x4D6564496D67
 _MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Applying the migrations at first use is routine: Alembic's progress lines would only be noise in the app's log.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
