@@ -12,6 +12,7 @@ from PIL import Image
 
 from benchmarks.fuzz_cases import HOSTILE
 from core.io import (
+    DECODE_MEMORY_BYTES,
     MAX_BYTES,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
@@ -48,6 +49,18 @@ def test_a_file_that_needs_more_memory_than_a_worker_may_use_is_refused_and_the_
         assert read_image(_png()).format == "PNG"
     finally:
         sandbox.shutdown()
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="address-space limits are read from /proc")
+def test_each_worker_runs_with_its_address_space_capped_at_one_gigabyte_above_its_baseline():
+    read_image(_png())
+    limits = sandbox.worker_limits()
+    assert limits
+    for worker in limits:
+        assert worker["memory_cap"] - worker["baseline"] == DECODE_MEMORY_BYTES
+        text = Path(f"/proc/{worker['pid']}/limits").read_text()
+        soft = next(line.split()[3] for line in text.splitlines() if line.startswith("Max address space"))
+        assert int(soft) == worker["memory_cap"]
 
 
 def test_a_deflated_dicom_that_would_inflate_to_gigabytes_is_refused_without_inflating_it():

@@ -165,6 +165,17 @@ def _the_pool() -> _Pool:
         return _pool
 
 
+def worker_limits() -> list[dict[str, Any]]:
+    """What each idle worker reported at start: ``pid``, ``memory_cap`` (bytes of address space) and
+    ``baseline`` (its address space after the imports); for tests and operators."""
+    with _pool_lock:
+        pool = _pool if _pool is not None and _pool.pid == os.getpid() else None
+    if pool is None:
+        return []
+    with pool._ready:
+        return [dict(worker.hello) for worker in pool._idle]
+
+
 def shutdown() -> None:
     """Stop the idle workers (they also stop by themselves when this process exits)."""
     with _pool_lock:

@@ -51,21 +51,21 @@ def _address_space() -> int | None:
         return None  # not Linux: the parent's wall-time limit still holds
 
 
-def _limit_memory(extra_bytes: int) -> int | None:
-    """Cap the address space at what the imports took plus ``extra_bytes``; return the cap."""
+def _limit_memory(extra_bytes: int) -> tuple[int | None, int | None]:
+    """Cap the address space at what the imports took plus ``extra_bytes``; return (baseline, cap)."""
+    baseline = _address_space()
     try:
         import resource
     except ImportError:
-        return None
-    baseline = _address_space()
+        return baseline, None
     if baseline is None:
-        return None
+        return None, None
     cap = baseline + extra_bytes
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    return cap
+    return baseline, cap
 
 
 def _private_stdout() -> IO[bytes]:
@@ -103,8 +103,8 @@ def main() -> None:
     from core.io.limits import DECODE_MEMORY_BYTES
 
     # An operator (or a test) may lower the cap; the default is the documented 1 GB.
-    cap = _limit_memory(int(os.environ.get("MEDIMG_DECODE_MEMORY_BYTES", DECODE_MEMORY_BYTES)))
-    write_message(replies, {"ready": True, "memory_cap": cap, "pid": os.getpid()})
+    baseline, cap = _limit_memory(int(os.environ.get("MEDIMG_DECODE_MEMORY_BYTES", DECODE_MEMORY_BYTES)))
+    write_message(replies, {"ready": True, "baseline": baseline, "memory_cap": cap, "pid": os.getpid()})
     while (message := read_message(requests)) is not None:
         try:
             reply, payload = _answer(*message)
