@@ -115,3 +115,13 @@ def test_messages_quote_no_library_text():
     with pytest.raises(InvalidImageError) as caught:
         read_image(truncated)
     assert "Details" not in str(caught.value) and "Error" not in str(caught.value)
+
+
+def test_a_server_that_cannot_start_a_decoder_says_so_in_a_sentence(monkeypatch):
+    sandbox.shutdown()
+    monkeypatch.setattr(sandbox.sys, "executable", "/nonexistent/python")
+    try:
+        with pytest.raises(InvalidImageError, match="could not start its image decoder"):
+            read_image(_png())
+    finally:
+        sandbox.shutdown()

@@ -213,7 +213,13 @@ def decode_isolated(
         InvalidImageError: the file is refused, or took too long or too much memory to decode.
     """
     pool = _the_pool()
-    worker = pool.take()
+    try:
+        worker = pool.take()
+    except (_Overrun, OSError):  # the server cannot start a decoder: not the file's fault, say so
+        raise InvalidImageError(
+            f"{file_label(name)} could not be decoded because the server could not start its image decoder; "
+            "try again in a minute, and tell your administrator if this persists."
+        ) from None
     try:
         header, payload = worker.decode(bytes(data), name, max_pixels, min_side, seconds)
     except _Overrun as overrun:
