@@ -249,11 +249,17 @@ def test_bad_files_are_rejected_with_a_message_that_says_why(tmp_path, make, lim
         assert "upload.bin" in str(caught.value), "the message names the file"
 
 
-@pytest.mark.skipif(get_decoder(JPEGLSLossless).is_available, reason="a JPEG-LS decoder is installed")
-def test_dicom_with_a_compression_nobody_installed_names_it_and_the_package_to_install():
+def test_dicom_with_a_compression_nobody_installed_names_it_and_the_package_to_install(monkeypatch):
+    # requirements.txt installs the JPEG-LS decoder; pretend an installation lacks it (in process, to patch it).
+    class Missing:
+        is_available = False
+        missing_dependencies = ["gdcm - requires gdcm>=3.0.10",
+                                "pylibjpeg - requires pylibjpeg>=2.0 and pylibjpeg-libjpeg>=2.1"]
+
+    monkeypatch.setattr("core.io.dicom.get_decoder", lambda uid: Missing())
     data = dicom_bytes(np.zeros((32, 32), np.uint16), transfer_syntax=JPEGLSLossless, encapsulated=b"junk" * 20)
     with pytest.raises(InvalidImageError, match="JPEG-LS Lossless") as caught:
-        load_image(data)
+        load_image(data, isolate=False)
     assert "cannot decode" in str(caught.value) and "pylibjpeg" in str(caught.value)
 
 
