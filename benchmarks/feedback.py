@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import create_engine, text
@@ -72,7 +73,7 @@ def run(url: str, processes: int, writes: int) -> tuple[float, int]:
     return elapsed, SESSIONS * writes - FeedbackStore(url).count()
 
 
-def _fresh_pg(url: str) -> tuple[str, callable]:
+def _fresh_pg(url: str) -> tuple[str, Callable[[], None]]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(_normalise(url))
     with admin.begin() as conn:
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=50, help="answers per session")
     parser.add_argument("--pg-url", default=os.environ.get("MEDIMG_TEST_PG_URL"), help="a PostgreSQL to test too")
     args = parser.parse_args()
-    print(f"| database | processes | sessions | answers | seconds | answers/s | lost |\n|---|---|---|---|---|---|---|")
+    print("| database | processes | sessions | answers | seconds | answers/s | lost |\n|---|---|---|---|---|---|---|")
     for backend in ("sqlite", "postgresql"):
         if backend == "postgresql" and not args.pg_url:
             continue
@@ -103,7 +104,8 @@ def main() -> None:
                 url, cleanup = _fresh_pg(args.pg_url)
             seconds, lost = run(url, processes, args.writes)
             total = SESSIONS * args.writes
-            print(f"| {backend} | {processes} | {SESSIONS} | {total} | {seconds:.2f} | {total / seconds:.0f} | {lost} |")
+            rate = total / seconds
+            print(f"| {backend} | {processes} | {SESSIONS} | {total} | {seconds:.2f} | {rate:.0f} | {lost} |")
             cleanup()
 
 

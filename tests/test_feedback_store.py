@@ -20,8 +20,7 @@ from PIL import Image
 from sqlalchemy import create_engine, inspect, text
 
 from core import paths
-from core.feedback import (FeedbackError, FeedbackStore, PredictionRecord, dispose_all, pixel_sha256,
-                           record_of)
+from core.feedback import FeedbackError, FeedbackStore, PredictionRecord, dispose_all, pixel_sha256, record_of
 from core.feedback.engine import _normalise
 from core.tasks import get_task
 

@@ -8,7 +8,8 @@ Nothing touches the database until the clinician answers.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import numpy as np
 import streamlit as st

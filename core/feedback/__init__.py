@@ -9,7 +9,13 @@ never TensorFlow (the app's pages and ``training.export_feedback`` both use it).
 
 from core.feedback.engine import DB_URL_ENV, database_url, dispose_all, get_engine
 from core.feedback.records import (
-    AGREE, FeedbackError, PredictionRecord, answer_choices, pixel_sha256, png_bytes, record_of,
+    AGREE,
+    FeedbackError,
+    PredictionRecord,
+    answer_choices,
+    pixel_sha256,
+    png_bytes,
+    record_of,
 )
 from core.feedback.review import answer_label, entry_rows, rate_rows
 from core.feedback.schema import OTHER_ANSWERS, FeedbackEntry, KeptImage
