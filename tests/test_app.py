@@ -6,8 +6,10 @@ these tests exercise the same code path as a browser upload: bytes in memory, no
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import sys
 from struct import error as struct_error
 
 import keras
@@ -433,6 +435,41 @@ def test_a_task_without_models_says_how_to_add_one(app):
     app.run()
     assert not app.exception
     assert any("About page" in t for t in texts(app, "text"))
+
+
+# ---- registries the app reads ---------------------------------------------------------------------
+
+
+def test_a_cam_method_and_a_task_registered_at_run_time_are_offered_by_the_app(app, monkeypatch, tmp_path):
+    from types import MappingProxyType
+
+    import core.tasks
+    from core.explain.registry import CAM_METHODS, CamMethod
+
+    # A new CAM method is one registry entry (here reusing Grad-CAM's pass under a new name).
+    monkeypatch.setitem(CAM_METHODS, "toycam", CamMethod("Toy CAM", CAM_METHODS["gradcam"].builder, "test only"))
+    # A new task on an existing modality is one registry entry plus its model folder.
+    toy = dataclasses.replace(MRI, id="toy_scan", display_name="Toy scan: lesion (test only)",
+                              classes=("clear", "lesion"), class_names={"clear": "Clear", "lesion": "Lesion"},
+                              clinical_notes={"clear": "Nothing to see.", "lesion": "Something to see."})
+    registry, original = MappingProxyType({**core.tasks.TASKS, toy.id: toy}), core.tasks.TASKS
+    for module in [m for m in list(sys.modules.values()) if getattr(m, "TASKS", None) is original]:
+        monkeypatch.setattr(module, "TASKS", registry)  # every module that read the registry sees the new task
+    install(tmp_path, toy.id, "toy", favourite=1, default=True)
+    monkeypatch.setattr(paths, "MODELS_DIR", tmp_path)
+
+    app.run()
+    chooser = app.sidebar.selectbox(key="task_id")
+    assert toy.display_name in chooser.options
+    chooser.set_value(toy.id)
+    upload(app.run(), ("scan.png", png(phantom(SCAN))))
+    assert not app.exception
+    assert any(m.startswith("#### Lesion: ") for m in texts(app, "markdown"))
+    methods = app.selectbox(key="diag_cam_method")
+    assert "Toy CAM" in methods.options
+    methods.set_value("toycam")
+    app.run()
+    assert not app.exception and "Toy CAM: Lesion" in captions(app)
 
 
 # ---- gallery, models, about -----------------------------------------------------------------------

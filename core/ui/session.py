@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +22,8 @@ from core.tasks import TASKS, get_task
 
 #: Per-session memo of analyses and heatmaps; bounded so a long session does not hoard images.
 MEMO_SIZE = 32
+
+_IMPORT_LOCK = threading.Lock()
 
 #: Hex digits of the content hash that labels an image when file names are hidden.
 HASH_CHARS = 6
@@ -57,6 +61,28 @@ def served_model_args(task_id: str, name: str | None) -> tuple[str, str | None, 
     return task_id, name, str(paths.MODELS_DIR), card["sha256"] if card else None
 
 
+def quiet_tensorflow() -> None:
+    """Import TensorFlow once with its start-up banners silenced (they read like errors in a console).
+
+    ``TF_CPP_MIN_LOG_LEVEL`` covers TensorFlow's own logging after start-up; the banners printed while
+    its C++ libraries load ignore it, so the process's stderr is pointed at /dev/null for that import.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _IMPORT_LOCK:
+        if "tensorflow" in sys.modules:
+            return
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+
 def load_served_model(task_id: str, name: str | None, models_dir: str | None = None,
                       card_sha256: str | None = None) -> Any:
     """Load (sha256-checked, safe_mode) and warm up a served model.
@@ -71,6 +97,7 @@ def load_served_model(task_id: str, name: str | None, models_dir: str | None = N
     Returns:
         The ``core.inference.ServedModel``.
     """
+    quiet_tensorflow()
     import core.serving.served  # looked up at call time, so tests can count the loads
 
     return core.serving.served.load_model(task_id, name, models_dir=models_dir or paths.MODELS_DIR,
