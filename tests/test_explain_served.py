@@ -34,22 +34,24 @@ def _toy_model(logit_weights, logit_bias) -> keras.Model:
     return model
 
 
-def _serve(tmp_path, model: keras.Model, name: str):
+def _serve(tmp_path, model: keras.Model, name: str, task_id: str = TASK):
     from core.serving import cards, load_model
+    from core.tasks import get_task
 
-    folder = tmp_path / TASK
+    task = get_task(task_id)
+    folder = tmp_path / task_id
     folder.mkdir(exist_ok=True)
     model.save(folder / f"{name}.keras")
     card = cards.build_card(
-        task_id=TASK, name=name, class_names=["no", "yes"], input_shape=[SIZE, SIZE, 3],
-        preprocessing={"id": "brain_mri", "params": {}}, architecture="toy", backbone=None,
+        task_id=task_id, name=name, class_names=list(task.classes), input_shape=[SIZE, SIZE, 3],
+        preprocessing={"id": task.preprocessing, "params": {}}, architecture="toy", backbone=None,
         training_data={"dataset": "core.phantoms", "kind": "synthetic-phantoms", "seed": 0, "generator_version": "t"},
         split_sizes={}, test_metrics={"accuracy": 0.5}, calibration={"temperature": 1.0},
         latency_ms={}, params=model.count_params(), keras_file=f"{name}.keras",
         sha256=cards.sha256_file(folder / f"{name}.keras"), command="test",
     )
     cards.write_card(card, folder / f"{name}.card.json")
-    return load_model(TASK, name, models_dir=tmp_path)
+    return load_model(task_id, name, models_dir=tmp_path)
 
 
 def _upload() -> tuple[np.ndarray, np.ndarray]:
@@ -135,3 +137,21 @@ def test_the_card_section_reports_layer_pointing_game_and_shortcuts(bright_model
     assert section["deletion_auc"] < section["insertion_auc"]
     assert section["shortcut_audit"]["flagged"] is False
     assert (tmp_path / "sheet.png").stat().st_size > 0
+
+
+def test_the_audit_command_writes_the_section_into_an_already_served_card(tmp_path, phantom_dataset):
+    from core.models import build_classifier
+    from core.serving import cards, load_model
+    from training import audit_explanations
+
+    root = phantom_dataset("breast_us", per_class=6, size=64)
+    _serve(tmp_path, build_classifier("small_cnn", "breast_us", (SIZE, SIZE, 3)), "audited", "breast_us")
+    audit_explanations.main(["--task", "breast_us", "--data", str(root), "--models-dir", str(tmp_path),
+                             "--model", "audited"])
+    card = cards.read_card(tmp_path / "breast_us" / "audited.card.json")
+    section = card["explanations"]
+    # At 32 px the last map (pool3) is 4 x 4: the 8 x 8 map before it is explained, and the card says so.
+    assert (section["layer"], section["layer_size"]) == ("conv3", [8, 8])
+    assert section["images"] > 0 and "shortcut_audit" in section
+    assert (tmp_path / "breast_us" / section["shortcut_audit"]["contact_sheet"]).is_file()
+    assert load_model("breast_us", "audited", models_dir=tmp_path).card["explanations"] == section

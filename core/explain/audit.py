@@ -127,8 +127,8 @@ def explanation_section(served, images: Sequence[np.ndarray], masks: Sequence[np
         **_lesion_scores(served, rows),
         "shortcut_audit": {
             "energy_outside_anatomy": float(np.mean(shortcut)) if rows else None,
-            "definition": "share of heat on padding, background outside the head / scanned field / cell, "
-                          "or on burned-in text and calipers",
+            "definition": "share of heat on letterbox padding, on background outside the head, the scanned "
+                          "field or the cell, or on burned-in text and calipers",
             "flag_threshold": SHORTCUT_FLAG,
             "flagged": bool(rows and np.mean(shortcut) > SHORTCUT_FLAG),
         },
