@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -79,8 +80,9 @@ def test_a_keras_file_outside_the_models_folder_is_evaluated_with_its_card(train
     root, models, _ = trained
     elsewhere = tmp_path / "shared"
     elsewhere.mkdir()
-    for suffix in (".keras", ".card.json"):
-        shutil.copy(models / TASK / f"eval_cnn{suffix}", elsewhere / f"copy{suffix}")
+    card = json.loads((models / TASK / "eval_cnn.card.json").read_text())
+    shutil.copy(models / TASK / card["keras_file"], elsewhere / "copy.keras")
+    shutil.copy(models / TASK / "eval_cnn.card.json", elsewhere / "copy.card.json")
     cfg = EvaluateConfig(task=TASK, data=str(root), model=str(elsewhere / "copy.keras"), out=str(tmp_path / "e"),
                          latency_samples=1, split="test")
     result = evaluate(cfg)

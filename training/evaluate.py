@@ -16,16 +16,16 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-import keras
-
 from core import paths
-from core.serving import cards
-from core.serving.calibration import apply_temperature
 from core.data import DatasetError, make_dataset, read_dataset
 from core.data.splits import PUBLISHED_TEST
-from core.inference import ModelIntegrityError, ServedModel, load_model
 from core.evaluation.metrics import classification_report, to_markdown
 from core.models import model_info
+from core.serving import cards
+from core.serving.calibration import apply_temperature
+from core.serving.errors import ModelIntegrityError
+from core.serving.loader import load_keras_checked
+from core.serving.served import ServedModel, check_model_fits_card, load_model
 from training import scoring
 from training.cli import run, to_dict, write_json_atomic, write_text_atomic
 from training.config import EvaluateConfig
@@ -48,14 +48,12 @@ def load_served(cfg: EvaluateConfig) -> ServedModel:
     card = cards.read_card(card_path)
     if card["task_id"] != cfg.task:
         raise ModelIntegrityError(f"{card_path.name} is a model for task '{card['task_id']}', not '{cfg.task}'.")
-    if keras_path.parent.name == cfg.task and card["name"] == keras_path.stem:
-        # In a models folder: let core.inference run every check it runs for the app.
+    if keras_path.parent.name == cfg.task and card["keras_file"] == keras_path.name:
+        # In a models folder: let core.serving run every check it runs for the app.
         return load_model(cfg.task, card["name"], keras_path.parent.parent)
-    if not keras_path.is_file() or cards.sha256_file(keras_path) != card["sha256"]:
-        raise ModelIntegrityError(f"{keras_path} is missing or does not match the sha256 in {card_path.name}.")
-    import core.models  # noqa: F401  registers the custom layers safe_mode loading needs
-
-    return ServedModel(card, keras.models.load_model(keras_path, safe_mode=True, compile=False))
+    keras_model = load_keras_checked(keras_path, card["sha256"])
+    check_model_fits_card(keras_model, card)
+    return ServedModel(card, keras_model)
 
 
 def _select(df, split: str):

@@ -9,6 +9,7 @@ invalid or whose ``.keras`` does not match the card's sha256.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,9 +40,10 @@ class CardError(ValueError):
 
 
 def card_path_for(keras_path: str | Path) -> Path:
-    """``models/<task>/<name>.keras`` -> ``models/<task>/<name>.card.json``."""
+    """``<task>/<name>.keras`` or a published ``<task>/<name>.<version>.keras`` -> ``<task>/<name>.card.json``."""
     keras_path = Path(keras_path)
-    return keras_path.with_name(keras_path.name.removesuffix(".keras") + CARD_SUFFIX)
+    name = re.sub(r"\.[0-9a-f]{12}$", "", keras_path.name.removesuffix(".keras"))  # see training.staging
+    return keras_path.with_name(name + CARD_SUFFIX)
 
 
 def build_card(**fields: Any) -> dict:
