@@ -99,7 +99,8 @@ def _lesion_scores(served, rows) -> dict:
 
 def explanation_section(served, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None,
                         method: str = "gradcam", sheet_path: str | Path | None = None,
-                        data: str = "test split", classes: Sequence[str | None] | None = None) -> dict:
+                        data: str = "test split", classes: Sequence[str | None] | None = None,
+                        layer: str | None = None) -> dict:
     """Measure a served model's explanations on test images and return the card's ``explanations`` section.
 
     Args:
@@ -110,13 +111,14 @@ def explanation_section(served, images: Sequence[np.ndarray], masks: Sequence[np
         sheet_path: where to save the contact sheet of the worst shortcut images (PNG), or None.
         data: a words description of the images (goes into the card).
         classes: class id to explain per image (e.g. the true lesion class); None: the predicted class.
+        layer: the feature map to explain; None: the automatic choice, checked on these images.
 
     Returns:
         A JSON-ready dict (see the module docstring); ``contact_sheet`` names the PNG relative to the card.
     """
     images = list(images)
     probes = np.stack([served.prepare(im).image for im in images[:BATCH]]).astype(np.float32) if images else None
-    layer = explained_layer(served.keras_model, probes)
+    layer = layer or explained_layer(served.keras_model, probes)
     classes = list(classes) if classes is not None else [None] * len(images)
     rows = _evaluate(served, images, masks, classes, method, layer)
     shortcut = [r["shortcut"] for r in rows]
