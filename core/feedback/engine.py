@@ -25,6 +25,8 @@ from core import paths
 DB_URL_ENV = "MEDIMG_DB_URL"
 #: How long a writer waits for another session's write lock before giving up (milliseconds).
 BUSY_TIMEOUT_MS = 30_000
+#: How long to wait for a PostgreSQL server to answer a new connection (seconds).
+CONNECT_TIMEOUT_S = 5
 #: PostgreSQL advisory-lock key serialising migrations between app processes ("MedImg" in ASCII).
 _MIGRATION_LOCK = 0x4D6564496D67
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -98,6 +100,8 @@ def get_engine(url: str | None = None) -> Engine:
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
                 _configure_sqlite(engine)
+            elif parsed.get_backend_name() == "postgresql":  # an unreachable server fails in seconds, not minutes
+                engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
             else:
                 engine = create_engine(url, pool_pre_ping=True)
             migrate(engine)
