@@ -25,7 +25,8 @@ COPY app.py ./
 COPY .streamlit ./.streamlit
 COPY models ./models
 COPY samples ./samples
-RUN pip install --no-deps . && chown -R clinician:clinician /app
+# /app/feedback: the clinician-feedback SQLite file; mount a volume there so answers outlive the container.
+RUN pip install --no-deps . && mkdir -p /app/feedback && chown -R clinician:clinician /app
 
 USER clinician
 EXPOSE 8501
