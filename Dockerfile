@@ -21,6 +21,7 @@ COPY pyproject.toml README.md ./
 COPY core ./core
 COPY training ./training
 COPY pages ./pages
+COPY widgets ./widgets
 COPY app.py ./
 COPY .streamlit ./.streamlit
 COPY models ./models
