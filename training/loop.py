@@ -25,7 +25,9 @@ import pandas as pd
 import tensorflow as tf
 
 from core import models as core_models
+from training import checkpoints
 from training.config import TrainConfig
+from training.history import CsvHistory
 from training.runtime import Runtime
 
 HISTORY_FILE = "history.csv"
@@ -83,36 +85,12 @@ def plan_phases(cfg: TrainConfig, has_backbone: bool) -> list[Phase]:
     return [Phase("train", 0, cfg.epochs, cfg.learning_rate, False if has_backbone and pretrained else None)]
 
 
-class EpochLog(keras.callbacks.Callback):
-    """Appends one row per finished epoch to ``history.csv`` (1-based ``epoch``, phase, lr).
-
-    The file is rewritten atomically each epoch; on resume, rows of epochs that are about to
-    be retrained (finished after the last backup) are dropped first.
-    """
+class EpochLog(CsvHistory):
+    """``history.csv`` of a classifier: each row also names its phase and learning rate."""
 
     def __init__(self, path: Path, phase: str):
-        super().__init__()
-        self.path, self.phase = Path(path), phase
-        self.rows: list[dict] = []
-        self.epochs_seen: list[int] = []
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        if not self.epochs_seen and self.path.is_file():
-            old = pd.read_csv(self.path)
-            self._write(old[old["epoch"] <= epoch])
-        self.epochs_seen.append(epoch + 1)
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        row = {"epoch": epoch + 1, "phase": self.phase,
-               "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
-        row.update({k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"})
-        old = pd.read_csv(self.path) if self.path.is_file() else pd.DataFrame()
-        self._write(pd.concat([old, pd.DataFrame([row])], ignore_index=True))
-
-    def _write(self, df: pd.DataFrame) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, self.path)
+        super().__init__(path, lambda cb: {
+            "phase": phase, "learning_rate": float(keras.ops.convert_to_numpy(cb.model.optimizer.learning_rate))})
 
 
 class ScheduleResync(keras.callbacks.Callback):
@@ -156,6 +134,20 @@ def reset_checkpoints(run_dir: Path) -> None:
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
 
 
+def adopt_chief_checkpoints(chief_dir: Path, worker_dir: Path) -> None:
+    """Make a non-chief worker resume from the chief's checkpoints, not its own.
+
+    Workers of a killed multi-worker run may have died an epoch apart; if each resumed from
+    its own backup they would disagree on the epoch and wait on each other forever. The
+    chief's state is the one that was published, so every worker starts from it (this needs
+    the run folder on a filesystem all workers share, as tf.distribute's guide assumes).
+    """
+    source = chief_dir / CHECKPOINT_DIR
+    if source.is_dir():
+        shutil.rmtree(worker_dir / CHECKPOINT_DIR, ignore_errors=True)
+        shutil.copytree(source, worker_dir / CHECKPOINT_DIR)
+
+
 def reset_run(run_dir: Path) -> None:
     """Forget an earlier attempt of this run (checkpoints and history) so it starts fresh."""
     reset_checkpoints(run_dir)
@@ -192,6 +184,10 @@ def fit_classifier(
     run_dir.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:
         reset_run(run_dir)
+    elif not rt.is_chief:
+        adopt_chief_checkpoints(rt.chief_dir(run_dir), run_dir)
+    if cfg.resume:
+        checkpoints.recover(run_dir / CHECKPOINT_DIR)  # damaged files fall back to the last good state
     with rt.strategy.scope():
         model = build()
         trainable_model = core_models.logits_model(model)
@@ -204,7 +200,8 @@ def fit_classifier(
         if phase.backbone_trainable is False:
             core_models.set_backbone_trainable(model, False)
         elif phase.backbone_trainable:
-            core_models.set_backbone_trainable(model, True, top_layers=cfg.fine_tune_layers or spec.fine_tune_layers)
+            core_models.set_backbone_trainable(model, True, top_layers=cfg.fine_tune_layers or spec.fine_tune_layers,
+                                               train_batchnorm=cfg.fine_tune_batchnorm)
         if marker.is_file():  # finished before the interruption: take its result, skip it
             trainable_model.load_weights(marker)
             continue
@@ -218,7 +215,8 @@ def fit_classifier(
         log = EpochLog(history_path, phase.name)
         phase_callbacks = [
             log,
-            keras.callbacks.BackupAndRestore(str(run_dir / CHECKPOINT_DIR / phase.name), delete_checkpoint=False),
+            keras.callbacks.BackupAndRestore(str(run_dir / CHECKPOINT_DIR / phase.name), delete_checkpoint=False,
+                                             double_checkpoint=True),
             ScheduleResync(phase.first_epoch, steps_per_epoch),
         ]
         if cfg.early_stopping_patience:

@@ -7,6 +7,7 @@ The same script runs on a laptop CPU, one GPU, several GPUs or several hosts; on
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,12 @@ from typing import Callable, Iterator
 
 import keras
 import tensorflow as tf
+
+log = logging.getLogger(__name__)
+
+#: Environment variable splitting a GPU-less host's CPU into this many logical devices, so that
+#: ``--distribute mirrored`` runs real replicas on a laptop (how the tests exercise MirroredStrategy).
+LOGICAL_CPUS_ENV = "MEDIMG_LOGICAL_CPUS"
 
 
 class RuntimeConfigError(RuntimeError):
@@ -29,7 +36,34 @@ def _default(_: int) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def split_cpu(count: int) -> list[str]:
+    """Split the host CPU into ``count`` logical devices (before TensorFlow starts its runtime).
+
+    Args:
+        count: logical CPU devices wanted (2 or more to mirror over them).
+
+    Returns:
+        The names of the logical CPU devices.
+
+    Raises:
+        RuntimeConfigError: TensorFlow was already initialised with another layout.
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if not current or len(current) != count:
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        except RuntimeError:
+            raise RuntimeConfigError(
+                f"{LOGICAL_CPUS_ENV}={count} must be set before TensorFlow starts; run the command in a new process."
+            ) from None
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
 def _mirrored(gpus: int) -> tf.distribute.Strategy:
+    count = int(os.environ.get(LOGICAL_CPUS_ENV, "0") or 0)
+    if gpus == 0 and count > 1:  # no GPU: mirror over logical CPUs when asked to
+        return tf.distribute.MirroredStrategy(devices=split_cpu(count))
     return tf.distribute.MirroredStrategy()
 
 
@@ -39,6 +73,10 @@ def _multiworker(_: int) -> tf.distribute.Strategy:
             "--distribute multiworker needs the TF_CONFIG environment variable describing the cluster "
             "(see the tf.distribute multi-worker guide)."
         )
+    from training import multiworker_compat
+
+    multiworker_compat.install()
+    # RING collectives over gRPC are what CPU-only clusters support; NCCL is chosen on GPUs.
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
@@ -59,6 +97,29 @@ STRATEGIES: dict[str, Callable[[int], tf.distribute.Strategy]] = {
 _SWITCH = {"on": True, "off": False}
 
 
+def cpu_supports_bfloat16() -> bool:
+    """Whether this CPU has native bfloat16 instructions (AVX512-BF16 or AMX), per /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def mixed_policy(gpus: int) -> str:
+    """The mixed-precision policy for this host: float16 on GPUs, bfloat16 on CPUs.
+
+    float16 needs loss scaling and is slow on CPUs; bfloat16 keeps float32's range and
+    runs natively on CPUs with AVX512-BF16/AMX (elsewhere TensorFlow emulates it, slowly).
+    """
+    if gpus:
+        return "mixed_float16"
+    if not cpu_supports_bfloat16():
+        log.warning("This CPU has no native bfloat16 support; mixed_bfloat16 will be emulated and slow.")
+    return "mixed_bfloat16"
+
+
 @dataclass(frozen=True)
 class Runtime:
     """The resolved compute settings of a run."""
@@ -66,6 +127,7 @@ class Runtime:
     strategy: tf.distribute.Strategy
     mixed_precision: bool
     jit_compile: bool
+    policy: str = "float32"
 
     @property
     def replicas(self) -> int:
@@ -97,6 +159,10 @@ class Runtime:
         task_type, task_id = self.worker
         return run_dir if self.is_chief else run_dir / f".{task_type}_{task_id}"
 
+    def chief_dir(self, private_dir: Path) -> Path:
+        """The shared run folder of a folder returned by :meth:`private_dir`."""
+        return private_dir if self.is_chief else private_dir.parent
+
 
 @contextlib.contextmanager
 def runtime(distribute: str = "auto", mixed_precision: str = "auto", jit_compile: str = "auto",
@@ -105,7 +171,8 @@ def runtime(distribute: str = "auto", mixed_precision: str = "auto", jit_compile
 
     Args:
         distribute: a key of :data:`STRATEGIES`.
-        mixed_precision: "auto" (on with a GPU), "on" or "off".
+        mixed_precision: "auto" (on with a GPU), "on" or "off"; "on" means mixed_float16 on a GPU,
+            mixed_bfloat16 on a CPU (see :func:`mixed_policy`).
         jit_compile: "auto" (on with a GPU), "on" or "off".
         seed: passed to keras.utils.set_random_seed (Python, NumPy and TensorFlow).
 
@@ -121,8 +188,10 @@ def runtime(distribute: str = "auto", mixed_precision: str = "auto", jit_compile
     use_xla = _SWITCH.get(jit_compile, gpus > 0)
     previous = keras.mixed_precision.global_policy().name
     # The policy is process-global; restoring it keeps one run from leaking into the next.
-    keras.mixed_precision.set_global_policy("mixed_float16" if use_mp else "float32")
+    policy = mixed_policy(gpus) if use_mp else "float32"
+    keras.mixed_precision.set_global_policy(policy)
     try:
-        yield Runtime(strategy=STRATEGIES[distribute](gpus), mixed_precision=use_mp, jit_compile=use_xla)
+        yield Runtime(strategy=STRATEGIES[distribute](gpus), mixed_precision=use_mp, jit_compile=use_xla,
+                      policy=policy)
     finally:
         keras.mixed_precision.set_global_policy(previous)
