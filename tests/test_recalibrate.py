@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core.serving.cards import read_card
@@ -32,7 +33,7 @@ def test_recalibration_refits_temperature_conformal_sets_and_ood_and_records_its
     assert after["conformal"]["level"] == 0.9 and 0 <= after["conformal"]["test_coverage"] <= 1
     assert after["ood"]["file"] != before["ood"]["file"] and after["ood"]["sha256"]
     served = load_model(cfg.task, "recal", cfg.models_dir, warm_up=False)
-    assert len(served.predict(served.prepare(__import__("numpy").zeros((48, 48, 3), "uint8")).image).prediction_set) >= 1
+    assert len(served.predict(np.zeros((48, 48, 3), np.uint8)).prediction_set) >= 1
 
 
 def test_recalibration_on_another_dataset_folder_is_refused_plainly(trained, phantom_dataset):

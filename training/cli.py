@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import yaml
 
 from core.atomic import atomic_write
-
 from training.config import ConfigError
 
 C = TypeVar("C")

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from core.atomic import atomic_write
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
+
+from core.atomic import atomic_write
 
 #: Smallest variance of an image statistic (all lie in [0, 1]): differences under ~2 % are noise.
 INPUT_VARIANCE_FLOOR = 4e-4
@@ -87,7 +87,7 @@ class MahalanobisDetector:
                 f"{prefix}threshold": np.array(self.threshold)}
 
     @classmethod
-    def from_arrays(cls, npz, prefix: str = "") -> "MahalanobisDetector":
+    def from_arrays(cls, npz, prefix: str = "") -> MahalanobisDetector:
         return cls(pca_mean=npz[f"{prefix}pca_mean"], components=npz[f"{prefix}components"],
                    class_means=npz[f"{prefix}class_means"], precision=npz[f"{prefix}precision"],
                    threshold=float(npz[f"{prefix}threshold"]))

@@ -111,7 +111,7 @@ class ServedModel:
         input_size: (height, width) the images are prepared to.
     """
 
-    def __init__(self, card: Mapping, keras_model, ood_scorer: OodScorer | None = None):
+    def __init__(self, card: Mapping, keras_model, ood_scorer: OodScorer | None = None, forward=None):
         self.card = dict(card)
         self.task: Task = get_task(card["task_id"])
         self.keras_model = keras_model
@@ -126,6 +126,9 @@ class ServedModel:
         self.conformal_threshold: float | None = section.get("threshold")
         self._ood_scorer = ood_scorer
         self._ood_threshold = float(card["ood"]["threshold"]) if ood_scorer is not None else None
+        if forward is not None:  # e.g. core.serving.remote.RemoteForward: same call, answered elsewhere
+            self._forward = forward
+            return
         try:
             self._forward = Forward(keras_model)
         except ValueError as exc:
@@ -173,12 +176,13 @@ class ServedModel:
             top = self.class_names[int(row.argmax())]
             ood = score is not None and float(score) > self._ood_threshold
             classes = conformal.class_set(member, self.class_names)
-            uncertain = len(classes) > 1 if self.conformal_threshold is not None else row.max() < self.uncertainty_threshold
+            # With a conformal section, "uncertain" means more than one class cannot be ruled out.
+            wide = len(classes) > 1 if self.conformal_threshold is not None else row.max() < self.uncertainty_threshold
             out.append(Prediction(
                 label=None if ood else top,
                 probabilities={c: float(p) for c, p in zip(self.class_names, row)},
                 confidence=float(row.max()),
-                uncertain=bool(uncertain),
+                uncertain=bool(wide),
                 out_of_distribution=ood,
                 ood_score=None if score is None else float(score),
                 top_class=top,
@@ -256,6 +260,10 @@ def load_model(task_id: str, name: str | None = None, models_dir: str | Path | N
         ModelIntegrityError: the .keras or OOD file differs from its card's sha256, or cannot be loaded.
         ModelCardError: the card is invalid or does not fit the model (a ModelIntegrityError).
     """
+    from core.serving.remote import load_remote, serving_url
+
+    if serving_url():  # MEDIMG_SERVING_URL: predictions come from TensorFlow Serving
+        return load_remote(task_id, name, models_dir, warm_up=warm_up)
     task = get_task(task_id)
     root = Path(models_dir) if models_dir is not None else paths.MODELS_DIR
     card = select_card(task.id, name, root)
