@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import singledispatch
 from pathlib import Path
-from typing import IO, Any, Callable, Union
+from typing import IO, Any, Callable
 
 import numpy as np
 
@@ -47,7 +47,7 @@ __all__ = [
 SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "GIF", "DICOM")
 
 #: A path, the file's bytes, or a binary file-like object (e.g. Streamlit's UploadedFile).
-ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
 # PNG text keys written by the GAN generation script, and how to parse them.
 _SYNTHETIC_FIELDS: dict[str, Callable[[str], Any]] = {"generator_sha256": str, "seed": int, "index": int}
