@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +19,30 @@ SCRIPTS = {
     "training.generate": ["--task", "brain_mri_binary", "--out", "{tmp}/out", "--generators", MISSING],
     "training.gan_augment_experiment": ["--task", "brain_mri_binary", "--data", MISSING],
     "training.recalibrate": ["--task", "brain_mri_binary", "--model", "small_cnn_phantoms", "--data", MISSING],
+    "training.audit_ood": ["--task", "brain_mri_binary", "--splits", f"{MISSING}/splits.csv"],
+    "training.audit_explanations": ["--task", "brain_mri_binary", "--data", MISSING, "--dry-run"],
+    "training.select_model": ["--task", "brain_mri_binary", "--runs", MISSING],
+    "training.export": ["--task", "brain_mri_binary", "--models-dir", MISSING, "--out", "{tmp}/export"],
 }
 
+#: Scripts without a data folder to get wrong (they still get the bad-flag test).
+NO_DATA_FOLDER = {"training.export_feedback"}
+
+
+def _scripts() -> list[str]:
+    """Every module of training/ that has a command-line ``main``."""
+    import training
+
+    folder = Path(training.__file__).parent
+    return sorted(f"training.{p.stem}" for p in folder.glob("*.py") if "\ndef main(" in p.read_text(encoding="utf-8"))
+
+
+def test_every_training_script_is_covered_here():
+    assert set(_scripts()) == set(SCRIPTS) | NO_DATA_FOLDER
+
 #: Scripts that read the served models (their defaults are kept; they write nothing there on a mistake).
-READS_SERVED_MODELS = {"training.evaluate", "training.recalibrate"}
+READS_SERVED_MODELS = {"training.evaluate", "training.recalibrate", "training.audit_ood", "training.audit_explanations",
+                       "training.export"}
 
 
 def _run(module: str, argv: list[str], capsys) -> tuple[int, str]:
@@ -31,7 +52,7 @@ def _run(module: str, argv: list[str], capsys) -> tuple[int, str]:
     return exit_info.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", sorted([*SCRIPTS, "training.export_feedback"]))
+@pytest.mark.parametrize("module", _scripts())
 def test_an_unknown_flag_is_answered_with_usage_and_a_sentence(module, capsys):
     code, err = _run(module, ["--no-such-flag", "1"], capsys)
     assert code == 2 and "unrecognized arguments: --no-such-flag" in err and "Traceback" not in err
