@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from core import data as core_data
-from core import paths
 from core.data import duplicates
+from core.serving.provenance import portable_path
 from core.tasks import Task, get_task
 from training.config import ConfigError, TrainConfig
 
@@ -100,21 +100,6 @@ def describe_training_data(cfg: TrainConfig, task: Task, layout: str | None) -> 
     return section
 
 
-def portable_path(path: str | Path) -> str:
-    """A path as a card may hold it: ``$MEDIMG_DATA/...``, relative to the project, or just its name.
-
-    Cards travel between machines, so they never hold an absolute path of the machine that trained.
-    """
-    resolved = Path(path).expanduser().resolve()
-    for base, prefix in ((paths.REAL_DATA_DIR, "$MEDIMG_DATA"), (paths.REPO_ROOT, None)):
-        try:
-            rel = resolved.relative_to(Path(base).resolve())
-        except ValueError:
-            continue
-        return f"{prefix}/{rel.as_posix()}" if prefix else (rel.as_posix() or ".")
-    return resolved.name if resolved.is_absolute() else Path(path).as_posix()
-
-
 def file_list_digest(paths_: list[str]) -> str:
     """sha256 over the sorted sha256s of the files: names the exact images used, whatever their paths."""
     digests = sorted(duplicates.file_sha256(p) for p in paths_)
@@ -125,7 +110,7 @@ def _generator_version() -> str:
     try:
         from core import phantoms
 
-        return str(getattr(phantoms, "GENERATOR_VERSION", None) or getattr(phantoms, "__version__"))
+        return str(getattr(phantoms, "GENERATOR_VERSION", None) or phantoms.__version__)
     except (ImportError, AttributeError):
         import core
 

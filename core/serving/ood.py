@@ -17,7 +17,6 @@ keeps the threshold, the file name and its sha256.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 
 from core.atomic import atomic_write
+from core.serving.provenance import sha256_file
 
 #: Smallest variance of an image statistic (all lie in [0, 1]): differences under ~2 % are noise.
 INPUT_VARIANCE_FLOOR = 4e-4
@@ -146,7 +146,7 @@ def fit_detector(
 def _save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> str:
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def image_statistics(images: np.ndarray) -> np.ndarray:
@@ -237,8 +237,7 @@ def load_detector(path: str | Path, sha256: str | None = None) -> OODDetector:
     path = Path(path)
     if not path.is_file():
         raise OODDetectorError(f"The out-of-distribution detector file {path.name} is missing.")
-    data = path.read_bytes()
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+    if sha256 is not None and sha256_file(path) != sha256:
         raise OODDetectorError(
             f"The out-of-distribution detector file {path.name} does not match its model card "
             "(it was modified or corrupted)."

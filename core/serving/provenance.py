@@ -52,17 +52,18 @@ def library_versions() -> dict[str, str | None]:
 
 
 def portable_path(value: str | Path) -> str:
-    """A path as a card may hold it: project-relative when under the project, else the bare file name."""
-    path = Path(value)
-    if not path.is_absolute():
-        return str(value)
-    for root, prefix in ((paths.REAL_DATA_DIR, "$MEDIMG_DATA"), (paths.REPO_ROOT, None)):
+    """A path as a card may hold it: ``$MEDIMG_DATA/...``, relative to the project, or just its name.
+
+    Cards travel between machines, so they never hold an absolute path of the machine that trained.
+    """
+    resolved = Path(value).expanduser().resolve()
+    for base, prefix in ((paths.REAL_DATA_DIR, "$MEDIMG_DATA"), (paths.REPO_ROOT, None)):
         try:
-            relative = path.resolve().relative_to(Path(root).resolve())
+            relative = resolved.relative_to(Path(base).resolve())
         except (ValueError, OSError):
             continue
-        return f"{prefix}/{relative}" if prefix else str(relative)
-    return path.name
+        return f"{prefix}/{relative.as_posix()}" if prefix else (relative.as_posix() or ".")
+    return resolved.name if Path(value).is_absolute() else Path(value).as_posix()
 
 
 def command_line(argv: list[str] | None = None) -> str:
