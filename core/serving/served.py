@@ -176,12 +176,13 @@ class ServedModel:
             top = self.class_names[int(row.argmax())]
             ood = score is not None and float(score) > self._ood_threshold
             classes = conformal.class_set(member, self.class_names)
-            uncertain = len(classes) > 1 if self.conformal_threshold is not None else row.max() < self.uncertainty_threshold
+            # With a conformal section, "uncertain" means more than one class cannot be ruled out.
+            wide = len(classes) > 1 if self.conformal_threshold is not None else row.max() < self.uncertainty_threshold
             out.append(Prediction(
                 label=None if ood else top,
                 probabilities={c: float(p) for c, p in zip(self.class_names, row)},
                 confidence=float(row.max()),
-                uncertain=bool(uncertain),
+                uncertain=bool(wide),
                 out_of_distribution=ood,
                 ood_score=None if score is None else float(score),
                 top_class=top,
