@@ -1,4 +1,4 @@
-"""GAN gallery: synthetic images per class, new samples from a seed, and latent interpolation."""
+"""GAN gallery: synthetic images per class, what their cards say in plain words, new samples, interpolation."""
 
 import streamlit as st
 
@@ -12,7 +12,10 @@ task = get_task(st.session_state["task_id"])
 memo = st.session_state["memo"]
 
 st.title("GAN gallery")
-st.caption("Every image on this page is SYNTHETIC: drawn by a generator (DCGAN), never acquired from a patient.")
+st.warning("Every image on this page is SYNTHETIC: drawn by a generator (DCGAN), never acquired from a patient. "
+           "Never use one for a diagnosis.")
+for sentence in app.experiment_verdicts(task.id):
+    st.markdown(f"**Does it help the classifier?** {sentence}")
 assets = app.gan_assets(task.id)
 if not assets:
     st.info(f"No GAN generators for {task.display_name} yet. Train one per class with the GAN script "
@@ -23,15 +26,16 @@ class_id = st.selectbox("Class", list(assets), format_func=task.class_names.get,
 item = assets[class_id]
 if item.grid:
     st.image(str(item.grid), caption=f"SYNTHETIC - pre-rendered {task.class_names[class_id]} samples")
-summary = app.quality_summary(item.card)
-if summary:
-    st.caption(summary)
+for sentence in app.plain_words(item.card):
+    st.markdown(f"- {sentence}")
+if item.closest:
+    with st.expander("Closest synthetic / real training pairs (memorisation check)"):
+        st.image(str(item.closest), caption="Top: SYNTHETIC samples; bottom: the nearest real training image")
 if item.generator is None:
     st.info("Only pre-rendered samples exist for this class; its generator file is not in the models folder.")
     st.stop()
 try:
-    generator = st.cache_resource(show_spinner="Loading the generator...")(app.load_generator)(
-        str(item.generator), (item.card or {}).get("sha256"))
+    generator = st.cache_resource(show_spinner="Loading the generator...")(app.load_generator)(str(item.generator))
 except Exception as exc:
     st.error(app.describe_failure(exc, "loading the generator"))
     st.stop()

@@ -1,4 +1,4 @@
-"""The DCGAN augmentation experiment: both arms on one split, synthetic images in training only, a plain verdict."""
+"""The DCGAN augmentation experiment: k-fold CV x seeds, generators trained inside each fold, a paired verdict."""
 
 from __future__ import annotations
 
@@ -9,75 +9,90 @@ import pandas as pd
 import pytest
 
 from training.config import ConfigError, TrainConfig
-from training.gan_augment_experiment import REAL, AUGMENTED, synthetic_counts, verdict
+from training.gan_augment_experiment import AUGMENTED, REAL, synthetic_counts
 from training.gan_config import GanExperimentConfig
+from training.gan_stats import paired_comparison, verdict
 
 TASK = "brain_mri_binary"
 
 
 def _experiment(phantom_dataset, tiny, **overrides) -> GanExperimentConfig:
     train = TrainConfig(task=TASK, data=str(phantom_dataset(TASK)), model="small_cnn", run="gan_aug")
-    cfg = tiny(GanExperimentConfig(train=train), n_per_class=4, seeds=2, train_gans=True, gan_epochs=1,
-               gan_size=32, gan_batch_size=8)
+    cfg = tiny(GanExperimentConfig(train=train), n_per_class=4, folds=2, seeds=1, gan_epochs=1, gan_size=32,
+               gan_batch_size=8)
     return dataclasses.replace(cfg, **overrides)
 
 
-def test_the_experiment_compares_both_arms_on_the_same_real_test_images(phantom_dataset, tiny, tmp_path):
+def test_each_fold_pairs_both_arms_on_its_real_test_images_and_its_generators_see_only_its_training_part(
+        phantom_dataset, tiny, tmp_path):
     from training.gan_augment_experiment import run_experiment
 
-    result = run_experiment(_experiment(phantom_dataset, tiny))
+    cfg = _experiment(phantom_dataset, tiny, results=str(tmp_path / "results"))
+    result = run_experiment(cfg, command="python -m training.gan_augment_experiment --task brain_mri_binary")
 
-    report = (tmp_path / "report" / "experiment.md").read_text()
-    assert result["verdict"]["sentence"] in report
-    assert result["verdict"]["sentence"].startswith("Synthetic augmentation ")
-    assert ("did NOT improve" in report) == (result["verdict"]["outcome"] != "improved")
-    assert f"| metric | {REAL} | {AUGMENTED} |" in report
-    for row in ("accuracy", "precision (macro)", "recall (macro)", "F1 (macro)", "loss (test log loss)",
-                "sensitivity (yes)", "specificity (no)"):
-        assert f"| {row} |" in report
-    saved = json.loads((tmp_path / "report" / "experiment.json").read_text())
-    assert saved["verdict"] == result["verdict"] and result["seeds"] == [42, 43]
-    for arm in (REAL, AUGMENTED):
-        accuracy = result["arms"][arm]["summary"]["accuracy"]
-        assert accuracy["n"] == 2 and 0 <= accuracy["mean"] <= 1 and accuracy["std"] >= 0
-    diff = (result["arms"][AUGMENTED]["summary"]["accuracy"]["mean"]
-            - result["arms"][REAL]["summary"]["accuracy"]["mean"])
-    assert result["verdict"]["difference"] == pytest.approx(diff)
+    saved = json.loads((tmp_path / "results" / f"{TASK}_add.json").read_text())
+    assert saved["folds"] == 2 and saved["seeds"] == [42] and saved["complete"]
+    assert {"mean_difference", "ci95", "p_value", "data_digest", "command", "per_fold"} <= saved.keys()
+    assert saved["verdict"] == result["verdict"] and len(saved["ci95"]) == 2
+    for fold in saved["per_fold"]:
+        run = fold["runs"][0]
+        assert 0 <= run[REAL]["accuracy"] <= 1 and 0 <= run[AUGMENTED]["accuracy"] <= 1
+        assert {"sensitivity (yes)", "sensitivity (no)"} <= run[REAL].keys()
+    report = (tmp_path / "results" / f"{TASK}_add.md").read_text()
+    assert result["verdict"]["sentence"] in report and "What was run:** 2 of 2 folds x 1 seed(s)" in report
 
-    for seed in result["seeds"]:
-        real = pd.read_csv(tmp_path / "report" / "real" / f"seed_{seed}" / "splits.csv")
-        augmented = pd.read_csv(tmp_path / "report" / "augmented" / f"seed_{seed}" / "splits.csv")
+    test_images = []
+    for k in (1, 2):
+        real = pd.read_csv(tmp_path / "report" / f"fold_{k}" / "real" / "seed_42" / "splits.csv")
+        augmented = pd.read_csv(tmp_path / "report" / f"fold_{k}" / "augmented" / "seed_42" / "splits.csv")
         synthetic = augmented[augmented["path"].str.contains("/syn_")]
         assert set(synthetic["split"]) == {"train"} and len(synthetic) == 8  # 4 per class, training only
         for split in ("val", "test"):  # the same real images score both arms
-            assert sorted(real[real["split"] == split]["path"]) == sorted(augmented[augmented["split"] == split]["path"])
-    # Generators were trained here on the experiment's own training split.
-    for class_id in ("no", "yes"):
-        card = json.loads((tmp_path / "report" / "generators" / f"{class_id}.card.json").read_text())
-        assert card["training_data"]["split"] == {"used": "given table"}
-        assert card["n_real_images"] == int((real[real["split"] == "train"]["label"] == class_id).sum())
+            same = sorted(augmented[augmented["split"] == split]["path"])
+            assert sorted(real[real["split"] == split]["path"]) == same
+        test_images.append(set(real[real["split"] == "test"]["path"]))
+        for class_id in ("no", "yes"):  # each generator learnt from exactly its fold's training images
+            card = json.loads((tmp_path / "report" / "generators" / f"fold_{k}" / f"{class_id}.card.json").read_text())
+            assert card["n_real_images"] == int((real[real["split"] == "train"]["label"] == class_id).sum())
+    assert not test_images[0] & test_images[1]  # folds test disjoint images
 
 
-def test_without_trained_generators_the_experiment_says_which_script_to_run(phantom_dataset, tiny, tmp_path):
+def test_generators_of_a_fold_are_reused_by_a_second_mode_with_the_same_fold_images(phantom_dataset, tiny, tmp_path,
+                                                                                     caplog):
     from training.gan_augment_experiment import run_experiment
 
-    cfg = _experiment(phantom_dataset, tiny, train_gans=False, generators=str(tmp_path / "none"))
-    with pytest.raises(ConfigError, match="training.train_gan"):
-        run_experiment(cfg)
-    assert not (tmp_path / "report" / "real").exists()  # refused before any classifier was trained
+    cache = tmp_path / "gans"
+    run_experiment(_experiment(phantom_dataset, tiny, gan_cache=str(cache), folds_run=1))
+    before = {p.name: p.stat().st_mtime_ns for p in (cache / "fold_1").glob("*.keras")}
+    caplog.set_level("INFO")
+    run_experiment(_experiment(phantom_dataset, tiny, gan_cache=str(cache), folds_run=1, n_per_class=2,
+                               out=str(tmp_path / "second")))
+    assert {p.name: p.stat().st_mtime_ns for p in (cache / "fold_1").glob("*.keras")} == before
+    assert "Reusing the 'yes' generator" in caplog.text
+
+
+def test_the_paired_comparison_gives_the_mean_difference_its_95_ci_and_paired_tests():
+    from scipy import stats
+
+    real, augmented = [0.80, 0.82, 0.78, 0.85, 0.81], [0.83, 0.84, 0.80, 0.86, 0.85]
+    c = paired_comparison(real, augmented)
+    diffs = [b - a for a, b in zip(real, augmented)]
+    assert c["n_pairs"] == 5 and c["mean_difference"] == pytest.approx(sum(diffs) / 5)
+    assert c["ci95"][0] < c["mean_difference"] < c["ci95"][1]
+    assert c["p_value"] == pytest.approx(stats.ttest_rel(augmented, real).pvalue)
+    assert c["p_value_wilcoxon"] == pytest.approx(stats.wilcoxon(diffs).pvalue)
+    assert paired_comparison([0.9], [0.8])["ci95"] is None  # one fold: no interval
 
 
 @pytest.mark.parametrize("real, augmented, outcome, phrase", [
-    ((0.91, 0.02), (0.90, 0.03), "no_improvement", "did NOT improve accuracy: real-only 0.910 +- 0.020 vs "
-                                                   "real+synthetic 0.900 +- 0.030 (difference -0.010, within one"),
-    ((0.91, 0.02), (0.93, 0.03), "no_improvement", "did NOT improve"),
-    ((0.90, 0.01), (0.95, 0.02), "improved", "Synthetic augmentation improved accuracy"),
-    ((0.95, 0.01), (0.80, 0.02), "worse", "did NOT improve accuracy; it made it worse"),
+    ([0.80, 0.82, 0.78, 0.85, 0.81], [0.83, 0.84, 0.80, 0.86, 0.85], "improved", "Synthetic augmentation helps"),
+    ([0.80, 0.82, 0.78, 0.85, 0.81], [0.82, 0.80, 0.79, 0.84, 0.82], "no_improvement", "does NOT help the classifier:"),
+    ([0.90, 0.92, 0.88, 0.91, 0.93], [0.80, 0.83, 0.79, 0.82, 0.84], "worse", "it hurts it"),
 ])
-def test_the_verdict_calls_a_gain_within_the_noise_no_improvement(real, augmented, outcome, phrase):
-    result = verdict({"mean": real[0], "std": real[1]}, {"mean": augmented[0], "std": augmented[1]})
-    assert result["outcome"] == outcome
-    assert phrase in result["sentence"]
+def test_the_verdict_says_helps_only_when_the_whole_interval_is_above_zero(real, augmented, outcome, phrase):
+    result = verdict(paired_comparison(real, augmented))
+    assert result["outcome"] == outcome and phrase in result["sentence"]
+    assert "points accuracy (95 % CI" in result["sentence"]
 
 
 def test_balance_tops_every_class_up_to_the_largest_and_add_adds_the_same_to_each():
@@ -90,7 +105,9 @@ def test_balance_tops_every_class_up_to_the_largest_and_add_adds_the_same_to_eac
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"seeds": 1}, "seeds must be at least 2"),
+    ({"seeds": 0}, "seeds must be at least 1"),
+    ({"folds": 1}, "folds must be at least 2"),
+    ({"folds": 5, "folds_run": 6}, "cannot exceed folds"),
     ({"mode": "double"}, "mode must be one of"),
     ({"n_per_class": 0}, "n_per_class must be at least 1"),
 ])
@@ -98,28 +115,3 @@ def test_an_experiment_config_it_cannot_run_is_refused(overrides, message):
     cfg = GanExperimentConfig(train=TrainConfig(task=TASK, data="somewhere"), **overrides)
     with pytest.raises(ConfigError, match=message):
         cfg.validate()
-
-
-@pytest.mark.slow
-def test_balance_mode_with_three_seeds_tops_up_the_minority_classes_end_to_end(tiny, tmp_path):
-    """BUSI-like imbalance (the ultrasound thesis' setting), the default three seeds, generators trained here."""
-    from core.phantoms import write_dataset
-    from tests.conftest import PHANTOM_SEED
-    from training.gan_augment_experiment import run_experiment
-
-    root = write_dataset("breast_us", tmp_path / "busi", per_class={"benign": 16, "malignant": 8, "normal": 6},
-                         seed=PHANTOM_SEED, size=48)
-    train = TrainConfig(task="breast_us", data=str(root), model="small_cnn", run="gan_balance")
-    cfg = dataclasses.replace(tiny(GanExperimentConfig(train=train)), mode="balance", train_gans=True,
-                              gan_epochs=2, gan_size=32, gan_batch_size=8)
-    cfg.train.limit = None  # keep the imbalance
-
-    result = run_experiment(cfg)
-
-    counts = result["synthetic_per_class"]
-    assert set(counts) == {"malignant", "normal"} and min(counts.values()) > 0  # benign is the largest class
-    assert result["seeds"] == [42, 43, 44] and not any("Only" in w for w in result["warnings"])
-    augmented = pd.read_csv(tmp_path / "report" / "augmented" / "seed_42" / "splits.csv")
-    train_counts = augmented[augmented["split"] == "train"]["label"].value_counts()
-    assert train_counts["benign"] == train_counts["malignant"] == train_counts["normal"]
-    assert "Synthetic augmentation" in (tmp_path / "report" / "experiment.md").read_text()

@@ -1,14 +1,15 @@
-"""Quality of synthetic images: fidelity (FID, KID), memorisation, diversity (MS-SSIM)."""
+"""Quality of synthetic images: fidelity (FID, KID), memorisation, diversity (MS-SSIM), the fixed extractor."""
 
 from __future__ import annotations
 
 import cv2
-import keras
 import numpy as np
 import pytest
 
-from core import gan_quality as q
-from core.gan_quality import GANQualityError
+from core import paths
+from core.gan import memorisation as m
+from core.gan import quality as q
+from core.gan.quality import GANQualityError
 
 NOISE_LEVELS = (1.0, 2.0, 4.0)
 
@@ -38,8 +39,8 @@ def test_fid_stays_finite_with_fewer_images_than_feature_dimensions(rng):
     assert np.isfinite(q.frechet_distance(feats, other)) and q.frechet_distance(feats, other) > 0
 
 
-def test_fid_refuses_features_from_different_layers(rng):
-    with pytest.raises(GANQualityError, match="same classifier layer"):
+def test_fid_refuses_features_from_different_extractors(rng):
+    with pytest.raises(GANQualityError, match="same feature extractor"):
         q.frechet_distance(rng.standard_normal((10, 8)), rng.standard_normal((10, 9)))
     with pytest.raises(GANQualityError, match=r"\(n, d\)"):
         q.frechet_distance(rng.standard_normal(10), rng.standard_normal(10))
@@ -70,39 +71,37 @@ def test_kid_metric_matches_the_function_and_averages_its_updates(rng):
     assert float(metric.result()) == 0.0
 
 
-def _tiny_classifier() -> keras.Model:
-    inp = keras.Input((32, 32, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inp)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    feats = keras.layers.GlobalAveragePooling2D(name="features")(x)
-    return keras.Model(inp, keras.layers.Dense(2, activation="softmax", name="probs")(feats))
+def test_the_fixed_extractor_names_the_missing_weight_file_and_where_it_looked(tmp_path):
+    from core.gan.features import FeatureExtractor
+
+    with pytest.raises(GANQualityError, match=r"mobilenet_2_5_224_tf_no_top\.h5.*MEDIMG_WEIGHTS"):
+        FeatureExtractor(tmp_path / "empty")
 
 
-def test_classifier_features_resize_grey_images_and_match_their_rgb_copies(rng):
-    model = _tiny_classifier()
-    grey = rng.integers(0, 256, (5, 64, 64, 1), dtype=np.uint8)
-    feats = q.classifier_features(model, grey, batch_size=2)
-    assert feats.shape == (5, 4) and feats.dtype == np.float32
-    rgb = np.repeat(grey, 3, axis=-1)
-    np.testing.assert_allclose(feats, q.classifier_features(model, rgb), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(feats[0], feats[1])
+@pytest.mark.realdata
+def test_the_fixed_extractor_gives_256_features_and_grey_equals_its_rgb_copy(rng):
+    from core.gan.features import WEIGHTS_FILE, FeatureExtractor
 
-
-def test_classifier_features_name_the_missing_layer():
-    with pytest.raises(GANQualityError, match="no layer named 'penultimate'"):
-        q.classifier_features(_tiny_classifier(), np.zeros((2, 32, 32), np.uint8), layer="penultimate")
+    if not (paths.WEIGHTS_DIR / WEIGHTS_FILE).is_file():
+        pytest.skip(f"{WEIGHTS_FILE} is not in $MEDIMG_WEIGHTS ({paths.WEIGHTS_DIR})")
+    extractor = FeatureExtractor()
+    grey = rng.integers(0, 256, (3, 64, 64, 1), dtype=np.uint8)
+    feats = extractor(grey, batch_size=2)
+    assert feats.shape == (3, 256) and feats.dtype == np.float32 and not np.allclose(feats[0], feats[1])
+    np.testing.assert_allclose(feats, extractor(np.repeat(grey, 3, axis=-1)), rtol=1e-5, atol=1e-5)
+    assert extractor.description["weights_file"] == WEIGHTS_FILE and len(extractor.description["weights_sha256"]) == 64
 
 
 def test_a_generated_copy_of_a_real_image_is_found_at_distance_zero(rng, tmp_path):
     real = rng.integers(0, 256, (20, 64, 64, 1), dtype=np.uint8)
     generated = rng.integers(0, 256, (10, 64, 64, 1), dtype=np.uint8)
     generated[3] = real[7]
-    distances, indices = q.nearest_real_distances(generated, real)
+    distances, indices = m.nearest_real_distances(generated, real)
     assert distances.shape == indices.shape == (10,)
     assert distances[3] == 0.0 and indices[3] == 7
     assert np.all(np.delete(distances, 3) > 0.05)
 
-    out = q.save_closest_pairs_png(generated, real, distances, indices, tmp_path / "qc" / "pairs.png", k=4)
+    out = m.save_closest_pairs_png(generated, real, distances, indices, tmp_path / "qc" / "pairs.png", k=4)
     picture = cv2.imread(str(out))
     assert picture is not None and picture.shape[1] > picture.shape[0]
     assert [p.name for p in out.parent.iterdir()] == ["pairs.png"]  # no temp file left
@@ -110,14 +109,14 @@ def test_a_generated_copy_of_a_real_image_is_found_at_distance_zero(rng, tmp_pat
 
 def test_memorisation_check_compares_feature_vectors_as_given(rng):
     real = rng.standard_normal((30, 8))
-    distances, indices = q.nearest_real_distances(real[[4, 9]] + 1e-3, real)
+    distances, indices = m.nearest_real_distances(real[[4, 9]] + 1e-3, real)
     assert indices.tolist() == [4, 9] and np.all(distances < 1e-2)
 
 
 def test_closest_pairs_refuses_distances_from_another_set(rng, tmp_path):
     images = rng.integers(0, 256, (4, 32, 32), dtype=np.uint8)
     with pytest.raises(GANQualityError, match="one entry per generated image"):
-        q.save_closest_pairs_png(images, images, np.zeros(3), np.zeros(3, int), tmp_path / "p.png")
+        m.save_closest_pairs_png(images, images, np.zeros(3), np.zeros(3, int), tmp_path / "p.png")
     assert not (tmp_path / "p.png").exists()
 
 
@@ -140,3 +139,22 @@ def test_ms_ssim_uses_fewer_scales_on_small_images():
 def test_ms_ssim_needs_at_least_two_images():
     with pytest.raises(GANQualityError, match="at least 2 images"):
         q.mean_pairwise_ms_ssim(np.zeros((1, 64, 64), np.uint8))
+
+
+def test_a_generator_that_copies_training_images_has_a_high_memorised_fraction(rng):
+    real = rng.integers(0, 256, (40, 32, 32, 1), dtype=np.uint8)
+    copies = real[:10].copy()
+    novel = rng.integers(0, 256, (20, 32, 32, 1), dtype=np.uint8)  # new images like the real ones
+    reference = m.real_to_real_distances(real)
+    assert reference.shape == (40,) and np.all(reference > 0)
+    fraction, threshold = m.memorised_fraction(m.nearest_real_distances(copies, real)[0], reference)
+    assert fraction == 1.0 and threshold > 0
+    # The threshold is the 5th percentile of real-to-real distances: new real-like images are rarely flagged.
+    assert m.memorised_fraction(m.nearest_real_distances(novel, real)[0], reference)[0] <= 0.2
+
+
+def test_real_to_real_distances_leave_each_image_out_but_see_its_duplicates(rng):
+    real = rng.integers(0, 256, (6, 32, 32), dtype=np.uint8)
+    real[5] = real[2]  # an exact duplicate, as Br35H has
+    distances = m.real_to_real_distances(real)
+    assert distances[2] == distances[5] == 0.0 and np.all(np.delete(distances, [2, 5]) > 0)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from core.serving.cards import sha256_file
 from core.io import is_synthetic, read_image
+from core.serving.cards import sha256_file
 from training.config import ConfigError
 
 TASK = "brain_mri_binary"
@@ -22,10 +23,11 @@ def generators(tmp_path_factory) -> Path:
     from core.models.dcgan import build_generator
 
     folder = tmp_path_factory.mktemp("gan")
-    for i, class_id in enumerate(("no", "yes")):
+    for class_id in ("no", "yes"):
         path = folder / f"{class_id}.keras"
         build_generator(32, 1).save(path)
-        (folder / f"{class_id}.card.json").write_text(json.dumps({"kind": "dcgan-generator", "sha256": sha256_file(path)}))
+        card = {"kind": "dcgan-generator", "sha256": sha256_file(path)}
+        (folder / f"{class_id}.card.json").write_text(json.dumps(card))
     return folder
 
 
@@ -70,7 +72,7 @@ def test_the_same_seed_gives_the_same_images_and_another_seed_other_images(gener
     assert not (tmp_path / "a" / "no").exists()  # only the classes asked for
 
 
-def test_an_existing_real_image_is_never_overwritten(generators, tmp_path):
+def test_an_existing_real_image_is_never_overwritten(generators, tmp_path, capsys):
     from training.generate import main
 
     real = tmp_path / "syn" / "yes" / "syn_yes_0_1.png"
@@ -78,8 +80,9 @@ def test_an_existing_real_image_is_never_overwritten(generators, tmp_path):
     Image.fromarray(np.full((32, 32), 200, np.uint8)).save(real)
     before = real.read_bytes()
 
-    with pytest.raises(ConfigError, match="Refusing to overwrite .*not marked as a synthetic image"):
+    with pytest.raises(SystemExit):
         main(_argv(generators, tmp_path / "syn", "--n", "3", "--seed", "0", "--classes", "yes"))
+    assert re.search("Refusing to overwrite .*not marked as a synthetic image", capsys.readouterr().err)
 
     assert real.read_bytes() == before
     assert sorted(p.name for p in real.parent.iterdir()) == ["syn_yes_0_1.png"]  # nothing half-done either
@@ -96,8 +99,8 @@ def test_generating_again_replaces_its_own_synthetic_images(generators, tmp_path
 
 
 def test_a_generator_changed_after_its_card_was_written_is_refused(generators, tmp_path):
-    from training.generate import generate
     from training.gan_config import GenerateConfig
+    from training.generate import generate
 
     folder = tmp_path / "gan"
     folder.mkdir()
@@ -109,12 +112,27 @@ def test_a_generator_changed_after_its_card_was_written_is_refused(generators, t
     assert not (tmp_path / "syn").exists()
 
 
-def test_a_class_without_a_generator_names_the_script_that_trains_it(generators, tmp_path):
+def test_a_class_without_a_generator_names_the_script_that_trains_it(generators, tmp_path, capsys):
     from training.generate import main
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ConfigError, match="training.train_gan"):
+    with pytest.raises(SystemExit):
         main(_argv(empty, tmp_path / "syn", "--classes", "yes"))
-    with pytest.raises(ConfigError, match="not a class of task"):
+    assert "training.train_gan" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         main(_argv(generators, tmp_path / "syn", "--classes", "glioma"))
+    assert "not a class of task" in capsys.readouterr().err
+
+
+def test_a_generator_without_its_card_is_refused(generators, tmp_path):
+    from training.gan_config import GenerateConfig
+    from training.generate import generate
+
+    folder = tmp_path / "gan"
+    folder.mkdir()
+    (folder / "yes.keras").write_bytes((generators / "yes.keras").read_bytes())
+
+    with pytest.raises(ConfigError, match="has no card"):
+        generate(GenerateConfig(task=TASK, out=str(tmp_path / "syn"), n=1, generators=str(folder), classes=["yes"]))
+    assert not (tmp_path / "syn").exists()

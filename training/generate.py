@@ -14,17 +14,14 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
-import numpy as np
-from PIL import Image, PngImagePlugin
-
-from core.atomic import atomic_write
 from core import paths
-from core.serving.cards import sha256_file
+from core.gan.generation import load_generator, synthetic_name, write_synthetic_pngs
 from core.io import InvalidImageError, is_synthetic
+from core.serving.errors import ModelIntegrityError
 from core.tasks import get_task
-from training.cli import parse_config
+from training.cli import run
 from training.config import ConfigError
 from training.gan_config import GenerateConfig
 
@@ -33,82 +30,11 @@ MODULE = "training.generate"
 
 #: Folder below ``<models_dir>/<task>`` holding the generators (the app's gallery looks there too).
 GAN_FOLDER = "gan"
-SYNTHETIC_PREFIX = "syn_"
 
 
 def generators_dir(task_id: str, models_dir: str | os.PathLike | None = None) -> Path:
     """``<models_dir>/<task>/gan``, where train_gan saves generators by default."""
     return (Path(models_dir) if models_dir else paths.MODELS_DIR) / task_id / GAN_FOLDER
-
-
-def synthetic_name(class_id: str, seed: int, index: int) -> str:
-    """``syn_<class>_<seed>_<index>.png``: the name alone says the image is synthetic."""
-    return f"{SYNTHETIC_PREFIX}{class_id}_{seed}_{index}.png"
-
-
-def save_png_atomic(image: np.ndarray, path: str | os.PathLike, text: Mapping[str, object] | None = None) -> Path:
-    """Write a uint8 image (H, W), (H, W, 1) or (H, W, 3) as PNG with text chunks, via temp file + rename.
-
-    Args:
-        image: uint8 pixels.
-        path: destination ``.png``.
-        text: PNG text metadata (values are written as strings).
-
-    Returns:
-        The written path.
-    """
-    path = Path(path)
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or array.ndim not in (2, 3):
-        raise ValueError(f"Expected a uint8 (H, W[, C]) image to save as {path.name}; got {array.dtype} {array.shape}.")
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    info = PngImagePlugin.PngInfo()
-    for key, value in (text or {}).items():
-        info.add_text(str(key), str(value))
-    with atomic_write(path) as fh:
-        Image.fromarray(array).save(fh, format="PNG", pnginfo=info)
-    return path
-
-
-def image_grid(images: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
-    """Tile (N, H, W, C) uint8 images into one image, ``cols`` per row, separated by black gaps."""
-    images = np.asarray(images)
-    n, h, w, c = images.shape
-    rows = -(-n // cols)
-    grid = np.zeros((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, c), np.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, cols)
-        grid[r * (h + gap):r * (h + gap) + h, col * (w + gap):col * (w + gap) + w] = image
-    return grid
-
-
-def load_generator(path: str | os.PathLike, expected_sha256: str | None = None):
-    """Load a generator ``.keras`` safely, refusing one that differs from its card.
-
-    Args:
-        path: the generator file.
-        expected_sha256: the digest its card records (None: not checked).
-
-    Returns:
-        (keras.Model, sha256 of the file).
-
-    Raises:
-        ConfigError: missing, modified or unloadable file.
-    """
-    import keras
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Generator {path} does not exist; train it first with python -m training.train_gan.")
-    digest = sha256_file(path)
-    if expected_sha256 and digest != expected_sha256:
-        raise ConfigError(f"Generator {path.name} does not match the sha256 in its card: it was modified or "
-                          "corrupted after training. Retrain it or restore the original file.")
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=False), digest
-    except Exception as exc:  # Keras raises many types for a bad archive; all mean "cannot use this file"
-        raise ConfigError(f"Generator {path.name} could not be loaded safely ({type(exc).__name__}: {exc}).") from exc
 
 
 def _check_targets(targets: Sequence[Path]) -> None:
@@ -152,10 +78,8 @@ def write_class_images(generator, task_id: str, class_id: str, n: int, out: str 
     targets = [folder / synthetic_name(class_id, seed, i) for i in range(n)]
     _check_targets(targets)
     images = sample(generator, n, seed=seed, batch_size=batch_size)
-    for index, (image, target) in enumerate(zip(images, targets)):
-        save_png_atomic(image, target, {"synthetic": "true", "generator_sha256": generator_sha256, "seed": seed,
-                                        "index": index, "task": task.id, "class": class_id})
-    return targets
+    return write_synthetic_pngs(images, targets, {"generator_sha256": generator_sha256, "seed": seed,
+                                                  "task": task.id, "class": class_id})
 
 
 def find_generators(task_id: str, folder: str | os.PathLike, classes: Sequence[str] | None = None) -> dict[str, dict]:
@@ -197,9 +121,11 @@ def generate(cfg: GenerateConfig) -> dict:
     folder = Path(cfg.generators) if cfg.generators else generators_dir(cfg.task, cfg.models_dir)
     result = {"out": str(cfg.out), "seed": cfg.seed, "classes": {}}
     for class_id, found in find_generators(cfg.task, folder, cfg.classes).items():
-        if found["card"] is None:
-            log.warning("Generator %s has no card beside it; its integrity cannot be checked.", found["path"])
-        generator, digest = load_generator(found["path"], (found["card"] or {}).get("sha256"))
+        try:
+            generator, card = load_generator(found["path"])
+        except ModelIntegrityError as exc:
+            raise ConfigError(str(exc)) from None
+        digest = card["sha256"]
         written = write_class_images(generator, cfg.task, class_id, cfg.n, cfg.out, cfg.seed, digest, cfg.batch_size)
         result["classes"][class_id] = {"n": len(written), "generator": str(found["path"]),
                                        "generator_sha256": digest, "folder": str(Path(cfg.out) / class_id)}
@@ -208,13 +134,10 @@ def generate(cfg: GenerateConfig) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Command-line entry: parse flags (and ``--config``), generate, print a summary."""
-    cfg = parse_config(GenerateConfig, argv, "python -m " + MODULE,
-                       "Write synthetic images per class from trained generators, marked as synthetic.")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = generate(cfg)
-    for class_id, info in result["classes"].items():
-        print(f"{class_id}: {info['n']} synthetic images in {info['folder']}")
-    return result
+    return run(GenerateConfig, generate, argv, module=MODULE,
+               description="Write synthetic images per class from trained generators, marked as synthetic.",
+               report=lambda cfg, result: "\n".join(f"{class_id}: {info['n']} synthetic images in {info['folder']}"
+                                                     for class_id, info in result["classes"].items()))
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ class DCGAN(keras.Model):
 
 def build_dcgan(size: int = 128, channels: int = 1, latent_dim: int = LATENT_DIM,
                 label_smoothing: float = 0.1, learning_rate: float = 2e-4, beta_1: float = 0.5,
-                seed: int | None = None) -> DCGAN:
+                seed: int | None = None, jit_compile: bool | None = None) -> DCGAN:
     """A fresh, compiled DCGAN for one class.
 
     Args:
@@ -189,6 +189,8 @@ def build_dcgan(size: int = 128, channels: int = 1, latent_dim: int = LATENT_DIM
         learning_rate: Adam learning rate of both networks (DCGAN paper: 2e-4).
         beta_1: Adam beta_1 of both networks (DCGAN paper: 0.5).
         seed: seeds the latent draws during training.
+        jit_compile: XLA-compile the train step; None = only when a GPU is present (on CPU,
+            XLA's convolutions measured 3.5x slower than the oneDNN graph Keras runs otherwise).
 
     Returns:
         A compiled :class:`DCGAN`; call ``fit`` on images from :func:`to_gan_range`.
@@ -196,7 +198,8 @@ def build_dcgan(size: int = 128, channels: int = 1, latent_dim: int = LATENT_DIM
     gan = DCGAN(build_generator(size, channels, latent_dim), build_discriminator(size, channels),
                 latent_dim=latent_dim, label_smoothing=label_smoothing, seed=seed, name="dcgan")
     gan.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
-                g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
+                g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+                jit_compile=bool(tf.config.list_physical_devices("GPU")) if jit_compile is None else jit_compile)
     return gan
 
 

@@ -1,8 +1,10 @@
-"""The GAN gallery's data: which generators and pre-rendered grids exist, sampling, interpolation.
+"""The GAN gallery's data: which generators exist, what their cards mean in plain words, sampling, interpolation.
 
-Layout (written by the GAN training script): ``models/<task>/gan/<class>.keras`` with its card
-``<class>.card.json`` and a pre-rendered ``<class>_grid.png``. A task without them simply has no
-gallery; nothing here requires them to exist.
+Layout (written by ``training.train_gan``): ``models/<task>/gan/<class>.keras`` with its card
+``<class>.card.json``, a pre-rendered ``<class>_grid.png`` and the memorisation check
+``<class>_closest.png``; the augmentation experiment's results in
+``results/gan_augmentation/<task>_<mode>.json``. A task without them simply has no gallery.
+TensorFlow is imported only when a generator is loaded or run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from core import paths
 from core.tasks import get_task
 
 GAN_FOLDER = "gan"
+#: Where the augmentation experiment's results are committed.
+EXPERIMENT_FOLDER = ("results", "gan_augmentation")
+MODE_WORDS = {"add": "adding synthetic images to every class", "balance": "topping up the smaller classes"}
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,14 @@ class GanAssets:
         generator: the generator's ``.keras`` file, if trained.
         grid: the pre-rendered sample grid, if rendered.
         card: the generator's card (dict), if present.
+        closest: the closest generated/training pairs PNG, if present.
     """
 
     class_id: str
     generator: Path | None
     grid: Path | None
     card: dict | None
+    closest: Path | None = None
 
 
 def _read_json(path: Path) -> dict | None:
@@ -43,6 +50,10 @@ def _read_json(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _file(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def gan_assets(task_id: str) -> dict[str, GanAssets]:
@@ -58,106 +69,118 @@ def gan_assets(task_id: str) -> dict[str, GanAssets]:
     folder = paths.task_models_dir(task.id) / GAN_FOLDER
     found = {}
     for class_id in task.classes:
-        generator, grid = folder / f"{class_id}.keras", folder / f"{class_id}_grid.png"
-        card_path = folder / f"{class_id}.card.json"
-        assets = GanAssets(class_id, generator if generator.is_file() else None,
-                           grid if grid.is_file() else None,
-                           _read_json(card_path) if card_path.is_file() else None)
+        card = _read_json(folder / f"{class_id}.card.json")
+        assets = GanAssets(class_id, _file(folder / f"{class_id}.keras"), _file(folder / f"{class_id}_grid.png"),
+                           card, _file(folder / f"{class_id}_closest.png"))
         if assets.generator or assets.grid:
             found[class_id] = assets
     return found
 
 
-def load_generator(path: str | Path, sha256: str | None = None) -> Any:
-    """Load a generator safely (``safe_mode``), after checking its sha256 when the card gives one.
-
-    Args:
-        path: the generator's ``.keras`` file.
-        sha256: the digest its card records (None skips the check).
-
-    Returns:
-        The keras.Model.
+def load_generator(path: str | Path) -> Any:
+    """Load a generator safely, refusing one without its card or whose sha256 differs from the card's.
 
     Raises:
-        ModelIntegrityError: the file does not match its card or cannot be loaded.
+        core.serving.errors.ModelIntegrityError: missing card, modified or unloadable file.
     """
-    import keras
+    from core.gan.generation import load_generator as load
 
-    from core.serving.cards import sha256_file
-    from core.inference import ModelIntegrityError
-
-    path = Path(path)
-    if sha256 and sha256_file(path) != sha256:
-        raise ModelIntegrityError(f"The generator {path.name} does not match the sha256 in its card: "
-                                  "it was modified or corrupted after training.")
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:  # Keras raises many types for a bad archive; all mean "cannot use it"
-        raise ModelIntegrityError(f"The generator {path.name} could not be loaded safely "
-                                  f"({type(exc).__name__}).") from exc
-
-
-def _as_rgb(images: np.ndarray) -> list[np.ndarray]:
-    return [np.repeat(im, 3, axis=-1) if im.shape[-1] == 1 else im for im in images]
+    return load(path)[0]
 
 
 def generate_samples(generator: Any, n: int, seed: int) -> list[np.ndarray]:
     """``n`` synthetic images, reproducible for a seed, as uint8 HxWx3 arrays."""
-    from core.models.dcgan import generate
+    from core.gan.generation import generate_samples as sample
 
-    return _as_rgb(generate(generator, n, seed=seed))
-
-
-def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    # Spherical interpolation: Gaussian latents live near a sphere, and a straight line
-    # between two of them passes through low-norm points the generator never saw.
-    cos = np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b))
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    if np.sin(omega) < 1e-6:
-        return (1 - t) * a + t * b
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+    return sample(generator, n, seed)
 
 
 def interpolate(generator: Any, seed_a: int, seed_b: int, steps: int) -> list[np.ndarray]:
-    """Images along the path between the latent points of two seeds (both ends included).
+    """``steps`` images on the latent path between the points of two seeds (see core.gan.generation.interpolate)."""
+    from core.gan.generation import interpolate as path
+
+    return path(generator, seed_a, seed_b, steps)
+
+
+def _realism(q: dict) -> str | None:
+    fid, ref = q.get("fid"), q.get("reference_fid")
+    if fid is None or not ref:
+        return None
+    figures = f"(FID {fid:.0f} vs {ref:.0f} for new real scans of this class; lower is closer)"
+    if fid <= 1.5 * ref:
+        return f"Samples look about as close to the real training scans as new real scans do {figures}."
+    if fid <= 3 * ref:
+        return f"Samples are recognisably scan-like but less realistic than real scans {figures}."
+    return f"Samples are far from real scans; treat them as rough sketches {figures}."
+
+
+def _variety(q: dict) -> str | None:
+    gen, real = q.get("ms_ssim_generated"), q.get("ms_ssim_real")
+    if gen is None or real is None:
+        return None
+    figures = f"(similarity between samples {gen:.2f} vs {real:.2f} between real scans; 1 = identical)"
+    if gen <= real + 0.1:
+        return f"Samples are about as varied as real scans {figures}."
+    if gen >= 0.9:
+        return f"Samples are nearly all alike: the generator repeats itself (mode collapse) {figures}."
+    return f"Samples are less varied than real scans {figures}."
+
+
+def _copies(q: dict) -> str | None:
+    fraction = q.get("memorised_fraction")
+    if fraction is None:
+        return None
+    if fraction == 0:
+        return "No sample is a copy of a training image (none is closer to one than real scans are to each other)."
+    return (f"{fraction:.0%} of samples are closer to a training image than real scans are to each other: "
+            "possible copies; see the closest pairs below.")
+
+
+def plain_words(card: dict | None) -> list[str]:
+    """The card's quality figures as sentences a clinician can read (empty when the card has none).
 
     Args:
-        generator: a DCGAN generator.
-        seed_a: seed of the first latent point (the same point ``generate_samples(.., 1, seed_a)`` uses).
-        seed_b: seed of the last latent point.
-        steps: number of images, at least 2.
+        card: a generator card (``quality`` from ``core.gan.protocol``).
 
     Returns:
-        ``steps`` uint8 HxWx3 images.
+        Sentences on what it learnt from, realism, variety and copying.
     """
-    from core.models.dcgan import fixed_latents, from_gan_range
-
-    if steps < 2:
-        raise ValueError(f"Interpolation needs at least 2 steps, got {steps}.")
-    dim = int(generator.input_shape[-1])
-    a, b = fixed_latents(1, dim, seed_a)[0], fixed_latents(1, dim, seed_b)[0]
-    latents = np.stack([_slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
-    return _as_rgb(from_gan_range(generator(latents, training=False)))
+    card = card or {}
+    q = card.get("quality") or {}
+    data = card.get("training_data") or {}
+    sentences = [s for s in (_realism(q), _variety(q), _copies(q)) if s]
+    if sentences and card.get("epochs"):
+        sentences.insert(0, f"Learnt from {card.get('n_real_images', '?')} {data.get('kind', 'unknown')} training "
+                            f"images of {data.get('dataset', 'an unnamed dataset')} for {card['epochs']} epochs.")
+    return sentences
 
 
 def quality_summary(card: dict | None) -> str | None:
-    """One sentence on how good a generator is, from its card (None when the card has no figures).
+    """All of :func:`plain_words` in one paragraph, or None when the card has no figures."""
+    words = plain_words(card)
+    return " ".join(words) if words else None
 
-    MS-SSIM near 1 means the generator repeats itself (mode collapse); real images of one class
-    give the reference value. FID/KID are computed on the task classifier's own features.
+
+def experiment_verdicts(task_id: str, results_dir: str | Path | None = None) -> list[str]:
+    """Whether synthetic images helped this task's classifier, one sentence per experiment mode run.
+
+    Args:
+        task_id: the task.
+        results_dir: folder of ``<task>_<mode>.json`` (default ``results/gan_augmentation`` in the project).
+
+    Returns:
+        Sentences such as "Adding synthetic images ...: does not help the classifier: +0.4 points, 95 % CI ...".
     """
-    quality = (card or {}).get("quality") or {}
-    fid = (quality.get("fidelity") or {}).get("fid")
-    diversity = quality.get("diversity") or {}
-    parts = []
-    if fid is not None:
-        parts.append(f"FID {fid:.1f} on the classifier's features (lower is closer to real)")
-    if diversity.get("ms_ssim_generated") is not None and diversity.get("ms_ssim_real") is not None:
-        parts.append(f"MS-SSIM {diversity['ms_ssim_generated']:.2f} between samples vs "
-                     f"{diversity['ms_ssim_real']:.2f} between real images (near 1 = repetitive)")
-    if not parts:
-        return None
-    epochs = (card or {}).get("epochs")
-    trained = f"Trained {epochs} epochs on {(card.get('training_data') or {}).get('kind', 'unknown')} data. " \
-        if epochs else ""
-    return trained + "; ".join(parts) + "."
+    folder = Path(results_dir) if results_dir else paths.REPO_ROOT.joinpath(*EXPERIMENT_FOLDER)
+    out = []
+    for path in sorted(folder.glob(f"{task_id}_*.json")):
+        result = _read_json(path) or {}
+        ci, diff = result.get("ci95"), result.get("mean_difference")
+        if ci is None or diff is None:
+            continue
+        helps = "helps" if ci[0] > 0 else ("makes it worse" if ci[1] < 0 else "does not help")
+        ran = f"{result.get('folds')} folds x {len(result.get('seeds', []))} seed(s)"
+        out.append(f"{MODE_WORDS.get(result.get('mode'), result.get('mode', '?')).capitalize()} {helps} the "
+                   f"classifier: {diff * 100:+.1f} points accuracy, 95 % CI {ci[0] * 100:+.1f} to "
+                   f"{ci[1] * 100:+.1f} ({ran} on real images).")
+    return out

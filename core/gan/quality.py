@@ -1,31 +1,21 @@
-"""How good, how varied and how original synthetic images are.
+"""How good, how varied and how original synthetic images are (the measures; the protocol is in ``protocol``).
 
-- Fidelity: Frechet distance (FID formula) and kernel distance (KID) between the features
-  of real and generated images. The features come from one of the project's own classifiers
-  (its layer ``features``), not from ImageNet InceptionV3: a medical classifier's features
-  are what matters for augmentation, and no ImageNet weights are needed offline. The numbers
-  are therefore comparable only between runs that use the same classifier.
-- Memorisation: distance of each generated image to its nearest real image; a distance near
-  0 means the GAN copied a training image.
-- Diversity: mean MS-SSIM over random pairs of generated images; close to 1 means mode
-  collapse (all images alike).
+- Fidelity: Frechet distance (FID formula) and kernel distance (KID) between two feature sets.
+  Which features: :mod:`core.gan.features` (one fixed ImageNet MobileNet for every task and run,
+  so figures compare across tasks and runs).
+- Memorisation: in :mod:`core.gan.memorisation`.
+- Diversity: mean MS-SSIM over random pairs of images; close to 1 means mode collapse.
 """
 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
-
-from core.atomic import atomic_write
 import tensorflow as tf
 from keras import ops
-from matplotlib.figure import Figure
 from scipy import linalg
-from sklearn.neighbors import NearestNeighbors
 
 #: MS-SSIM scale weights of Wang et al. 2003 (the tf.image.ssim_multiscale default).
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -49,7 +39,7 @@ def _check_same_width(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape[1] != b.shape[1]:
         raise GANQualityError(
             f"Real and generated features have different lengths ({a.shape[1]} vs {b.shape[1]}); "
-            "extract both with the same classifier layer."
+            "extract both with the same feature extractor."
         )
 
 
@@ -153,127 +143,6 @@ def _as_images(images, name: str) -> np.ndarray:
             f"{name} must be a non-empty image batch (N, H, W) or (N, H, W, 1|3); got shape {arr.shape}."
         )
     return arr
-
-
-def classifier_features(model: keras.Model, images_uint8, layer: str = "features",
-                        batch_size: int = 32) -> np.ndarray:
-    """Penultimate-layer features of a project classifier for a batch of images.
-
-    Images are resized to the classifier's input and grey is repeated to RGB, then fed
-    as float32 0..255, which is what the project's classifiers expect.
-
-    Args:
-        model: a classifier with a layer named ``layer``.
-        images_uint8: (N, H, W[, C]) uint8 images, C in 1, 3.
-        layer: name of the feature layer.
-        batch_size: images per forward pass.
-
-    Returns:
-        (N, d) float32 features (spatial maps are averaged over height and width).
-    """
-    images = _as_images(images_uint8, "images_uint8")
-    try:
-        feature_layer = model.get_layer(layer)
-    except ValueError:
-        raise GANQualityError(
-            f"Model '{model.name}' has no layer named '{layer}'; feature extraction needs the "
-            "classifier's penultimate layer."
-        ) from None
-    extractor = keras.Model(model.inputs, feature_layer.output)
-    height, width, channels = model.input_shape[1:4]
-    feats = []
-    for start in range(0, len(images), batch_size):
-        batch = tf.convert_to_tensor(images[start:start + batch_size], dtype=tf.float32)
-        batch = tf.image.resize(batch, (height, width))
-        if batch.shape[-1] != channels:
-            batch = tf.repeat(batch, channels, axis=-1) if batch.shape[-1] == 1 \
-                else tf.image.rgb_to_grayscale(batch)
-        out = extractor(batch, training=False)
-        out = tf.reshape(out, (tf.shape(out)[0], -1, tf.shape(out)[-1]))
-        feats.append(tf.reduce_mean(out, axis=1).numpy())
-    return np.concatenate(feats, axis=0).astype(np.float32)
-
-
-def _pixel_vectors(images: np.ndarray, size: int, grey: bool) -> np.ndarray:
-    vecs = []
-    for img in images:
-        small = cv2.resize(img.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
-        if grey and small.ndim == 3:
-            small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        vecs.append(small.ravel() / 255.0)
-    return np.stack(vecs)
-
-
-def nearest_real_distances(generated, real, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """For each generated image, its nearest real image (memorisation check).
-
-    Images are downsized to ``size`` x ``size`` (fine detail and noise do not hide a copy),
-    scaled to [0, 1] and compared in pixel space; if one set is grey the other is made grey.
-    Two-dimensional inputs are taken as feature vectors and compared as they are.
-
-    Args:
-        generated: (N, H, W[, C]) uint8 images or (N, d) features.
-        real: (M, H', W'[, C]) uint8 images or (M, d) features.
-        size: side of the downsized images.
-
-    Returns:
-        distances: (N,) root-mean-square difference to the nearest real image (0 = exact copy).
-        indices: (N,) index of that real image.
-    """
-    if np.ndim(generated) == 2 and np.ndim(real) == 2:
-        gen_vecs, real_vecs = _as_features(generated, "generated", 1), _as_features(real, "real", 1)
-        _check_same_width(gen_vecs, real_vecs)
-    else:
-        gen, ref = _as_images(generated, "generated"), _as_images(real, "real")
-        grey = gen.shape[-1] != ref.shape[-1]
-        gen_vecs, real_vecs = _pixel_vectors(gen, size, grey), _pixel_vectors(ref, size, grey)
-    nn = NearestNeighbors(n_neighbors=1).fit(real_vecs)
-    idx = nn.kneighbors(gen_vecs, return_distance=False)[:, 0]
-    # Recomputed directly: the search's dot-product shortcut leaves ~1e-8 for an exact copy.
-    dist = np.linalg.norm(gen_vecs - real_vecs[idx], axis=1)
-    return dist / np.sqrt(real_vecs.shape[1]), idx
-
-
-def save_closest_pairs_png(generated, real, distances, indices, out_png: str | Path,
-                           k: int = 8) -> Path:
-    """Figure of the ``k`` generated images closest to a real one, each above its match.
-
-    Args:
-        generated: (N, H, W[, C]) uint8 generated images.
-        real: (M, H, W[, C]) uint8 real images.
-        distances: (N,) from :func:`nearest_real_distances`.
-        indices: (N,) from :func:`nearest_real_distances`.
-        out_png: where to write the PNG (written atomically).
-        k: number of pairs shown.
-
-    Returns:
-        The path written.
-    """
-    gen, ref = _as_images(generated, "generated"), _as_images(real, "real")
-    distances, indices = np.asarray(distances), np.asarray(indices)
-    if distances.shape != (len(gen),) or indices.shape != (len(gen),):
-        raise GANQualityError(
-            f"distances and indices must have one entry per generated image ({len(gen)}); "
-            f"got shapes {distances.shape} and {indices.shape}."
-        )
-    if indices.size and (indices.min() < 0 or indices.max() >= len(ref)):
-        raise GANQualityError("indices point outside the real images; pass the same real set as before.")
-    order = np.argsort(distances)[:max(1, k)]
-    fig = Figure(figsize=(1.6 * len(order), 3.6))
-    axes = fig.subplots(2, len(order), squeeze=False)
-    for col, i in enumerate(order):
-        for row, (img, title) in enumerate(((gen[i], f"gen {i}\nd={distances[i]:.3f}"),
-                                            (ref[indices[i]], f"real {indices[i]}"))):
-            ax = axes[row, col]
-            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)
-            ax.set_title(title, fontsize=7)
-            ax.axis("off")
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out_png) as fh:
-        fig.savefig(fh, format="png", dpi=100)
-    return out_png
 
 
 def ms_ssim_power_factors(height: int, width: int) -> tuple[float, ...]:
