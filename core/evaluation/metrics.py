@@ -12,6 +12,7 @@ import statistics
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -28,7 +29,7 @@ class MetricsError(ValueError):
     """Labels or probabilities that cannot be scored (wrong shape, unknown class, empty)."""
 
 
-def check_predictions(y_true, y_prob, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def check_predictions(y_true: ArrayLike, y_prob: ArrayLike, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate labels against a probability matrix.
 
     Args:
@@ -97,7 +98,7 @@ def _average(per_class: dict, key: str, weights: np.ndarray | None) -> float | N
     return float(np.average(values, weights=kept_weights))
 
 
-def classification_report(y_true, y_prob, class_names: Sequence[str]) -> dict:
+def classification_report(y_true: ArrayLike, y_prob: ArrayLike, class_names: Sequence[str]) -> dict:
     """Every metric of a classifier on one evaluation set.
 
     Args:
@@ -148,7 +149,7 @@ def classification_report(y_true, y_prob, class_names: Sequence[str]) -> dict:
     }
 
 
-def reliability_bins(y_true, y_prob, n_bins: int = 15) -> dict[str, np.ndarray]:
+def reliability_bins(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Top-label confidence histogram used by the ECE and the reliability diagram.
 
     Args:
@@ -175,7 +176,7 @@ def reliability_bins(y_true, y_prob, n_bins: int = 15) -> dict[str, np.ndarray]:
     return {"edges": edges, "confidence": mean_conf, "accuracy": mean_acc, "count": count}
 
 
-def expected_calibration_error(y_true, y_prob, n_bins: int = 15) -> float:
+def expected_calibration_error(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 15) -> float:
     """Expected calibration error of the top-label confidence (Guo et al. 2017).
 
     Args:

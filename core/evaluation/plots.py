@@ -8,15 +8,19 @@ PNG is written to a temporary file and renamed, so a crash never leaves half an 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
 from core.atomic import atomic_write
 from core.evaluation.metrics import MetricsError, check_predictions, expected_calibration_error, reliability_bins
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: History columns plotted side by side: panel title -> (train column, validation column).
 HISTORY_PANELS = {"accuracy": ("accuracy", "val_accuracy"), "loss": ("loss", "val_loss")}
@@ -43,7 +47,7 @@ def _save_atomic(fig: Figure, out_png: str | Path) -> Path:
     return out_png
 
 
-def plot_history(history_df, out_png: str | Path) -> Path:
+def plot_history(history_df: pd.DataFrame, out_png: str | Path) -> Path:
     """Accuracy and loss per epoch, training and validation.
 
     Args:
@@ -71,7 +75,7 @@ def plot_history(history_df, out_png: str | Path) -> Path:
     return _save_atomic(fig, out_png)
 
 
-def plot_confusion_matrix(cm, class_names: Sequence[str], out_png: str | Path) -> Path:
+def plot_confusion_matrix(cm: ArrayLike, class_names: Sequence[str], out_png: str | Path) -> Path:
     """Confusion matrix with counts (rows: true class, columns: predicted class).
 
     Args:
@@ -93,7 +97,7 @@ def plot_confusion_matrix(cm, class_names: Sequence[str], out_png: str | Path) -
     return _save_atomic(fig, out_png)
 
 
-def plot_roc(y_true, y_prob, class_names: Sequence[str], out_png: str | Path) -> Path:
+def plot_roc(y_true: ArrayLike, y_prob: ArrayLike, class_names: Sequence[str], out_png: str | Path) -> Path:
     """One-vs-rest ROC curve per class (only the positive class for a binary task).
 
     Classes absent from ``y_true`` (or covering all of it) have no ROC curve and are skipped.
@@ -124,7 +128,8 @@ def plot_roc(y_true, y_prob, class_names: Sequence[str], out_png: str | Path) ->
     return _save_atomic(fig, out_png)
 
 
-def plot_reliability(y_true, y_prob_before, y_prob_after, out_png: str | Path, n_bins: int = 15) -> Path:
+def plot_reliability(y_true: ArrayLike, y_prob_before: ArrayLike, y_prob_after: ArrayLike | None, out_png: str | Path,
+                     n_bins: int = 15) -> Path:
     """Reliability diagram: accuracy against confidence, before and after calibration.
 
     Args:

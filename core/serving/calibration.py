@@ -8,6 +8,7 @@ probabilities without changing any prediction (the argmax is invariant to T).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
@@ -47,7 +48,7 @@ def _nll(logits: np.ndarray, y_true: np.ndarray, temperature: float) -> float:
     return float(-log_p[np.arange(len(y_true)), y_true].mean())
 
 
-def fit_temperature(logits, y_true) -> float:
+def fit_temperature(logits: ArrayLike, y_true: ArrayLike) -> float:
     """Temperature minimising the NLL of held-out (validation) logits.
 
     Args:
@@ -70,7 +71,7 @@ def fit_temperature(logits, y_true) -> float:
     return float(np.exp(result.x))
 
 
-def apply_temperature(logits, temperature: float) -> np.ndarray:
+def apply_temperature(logits: ArrayLike, temperature: float) -> np.ndarray:
     """Calibrated probabilities ``softmax(logits / T)``.
 
     Args:
@@ -86,7 +87,8 @@ def apply_temperature(logits, temperature: float) -> np.ndarray:
     return softmax(logits / temperature, axis=-1)
 
 
-def calibrate(val_logits, val_y, eval_logits=None, eval_y=None, n_bins: int = 15) -> dict:
+def calibrate(val_logits: ArrayLike, val_y: ArrayLike, eval_logits: ArrayLike | None = None,
+              eval_y: ArrayLike | None = None, n_bins: int = 15) -> dict:
     """Fit T on validation logits and measure the ECE it gives, for the model card.
 
     Args:

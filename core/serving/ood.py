@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from sklearn.covariance import LedoitWolf
@@ -87,7 +88,8 @@ class MahalanobisDetector:
                 f"{prefix}threshold": np.array(self.threshold)}
 
     @classmethod
-    def from_arrays(cls, npz, prefix: str = "") -> MahalanobisDetector:
+    def from_arrays(cls, npz: Mapping[str, np.ndarray], prefix: str = "") -> MahalanobisDetector:
+        """The detector saved under ``prefix`` in an ``.npz`` (see :meth:`arrays`)."""
         return cls(pca_mean=npz[f"{prefix}pca_mean"], components=npz[f"{prefix}components"],
                    class_means=npz[f"{prefix}class_means"], precision=npz[f"{prefix}precision"],
                    threshold=float(npz[f"{prefix}threshold"]))

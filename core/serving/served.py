@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -280,7 +280,7 @@ def load_model(task_id: str, name: str | None = None, models_dir: str | Path | N
     return served
 
 
-def check_model_fits_card(keras_model, card: Mapping) -> None:
+def check_model_fits_card(keras_model: Any, card: Mapping) -> None:
     """The architecture must agree with the card, or the class mapping would be wrong.
 
     Raises:
