@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from core import explain
-from core.explain import CAM_METHODS, ExplainError, class_activation_map, find_target_layer, overlay
-from core.explain import engine
+from core.explain import CAM_METHODS, ExplainError, class_activation_map, engine, find_target_layer, overlay
 from core.models import CLASSIFIERS, build_classifier
 
 TASK_ID = "breast_us"

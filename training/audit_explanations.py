@@ -49,7 +49,7 @@ class AuditConfig:
     limit: int | None = _opt(None, "audit at most this many test images")
     dry_run: bool = _opt(False, "print the section without rewriting the card")
 
-    def validate(self) -> "AuditConfig":
+    def validate(self) -> AuditConfig:
         """Check what an audit cannot start without; returns self."""
         if not self.task or not self.data:
             raise ConfigError("Pass both --task and --data (the dataset folder the model was trained from).")

@@ -62,11 +62,3 @@ def to_model_space(mask: np.ndarray, geometry: Geometry, size: tuple[int, int]) 
         return out
     out[py0:py1, px0:px1] = cv2.resize(region, (px1 - px0, py1 - py0), interpolation=cv2.INTER_NEAREST) > 0
     return out
-
-
-def model_region(geometry: Geometry, size: tuple[int, int]) -> np.ndarray:
-    """bool (H, W) of the model input that shows the upload (False on letterbox padding)."""
-    region = np.zeros(size, bool)
-    x0, y0, x1, y1 = geometry.content
-    region[y0:y1, x0:x1] = True
-    return region

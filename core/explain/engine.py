@@ -120,7 +120,7 @@ def cam_graph(model: keras.Model, layer: str) -> CamGraph:
 
 
 # Tracing costs seconds; keep one compiled pass per (model, layer, method), dropped with the model.
-_CACHE: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[keras.Model, dict] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 

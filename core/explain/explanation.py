@@ -144,6 +144,9 @@ def explain(served, image: np.ndarray, class_name: str | None = None, method: st
         ExplainError: unknown class or method.
     """
     get_method(method)
+    if getattr(served, "keras_model", None) is None:  # served through TF Serving without local weights
+        raise ExplainError("This model is served remotely and its .keras file is not beside its card here; "
+                           "heat maps need the weights locally (gradients cannot come from TF Serving).")
     index = _class_index(served, class_name)
     prepared = served.prepare(image)
     batch = prepared.image[None].astype(np.float32)
