@@ -68,6 +68,9 @@ def test_savedmodel_is_in_tf_serving_layout_and_answers_as_the_keras_model(serve
     assert result["path"] == str(version) and (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
     card = json.loads((version / "assets.extra" / "card.json").read_text())
     assert card["sha256"] == local.card["sha256"] and card["export"]["version"] == 1
+    # One TF Serving container serves every export listed in models.config.
+    config = (tmp_path / "models.config").read_text()
+    assert f'name: "{TASK}-tiny"' in config and f'base_path: "/models/{TASK}-tiny"' in config
     reloaded = tf.saved_model.load(str(version))
     assert set(reloaded.signatures) == {"serving_default", "serving_uint8"}
 
@@ -107,7 +110,7 @@ class StandInServing(ThreadingHTTPServer):
         import tensorflow as tf
 
         self.models = {}
-        for folder in export_root.iterdir():
+        for folder in (p for p in export_root.iterdir() if p.is_dir()):
             latest = max((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
             self.models[folder.name] = tf.saved_model.load(str(latest))
         self.requests: list[dict] = []

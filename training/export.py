@@ -5,7 +5,8 @@
 
 The model is loaded through ``core.serving`` (sha256 checked against its card) and written in
 TensorFlow Serving's layout, ``<out>/<serving name>/<version>/``, with the card beside it in
-``assets.extra/card.json`` (TF Serving ignores that folder's other files). The SavedModel has two
+``assets.extra/card.json`` (TF Serving ignores that folder's other files), and ``<out>/models.config``
+lists every SavedModel under ``<out>`` for one TF Serving container. The SavedModel has two
 signatures taking images *after* the card's preprocessing (``(n, H, W, 3)``, 0..255):
 
 * ``serving_default``: float32 images;
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 MODULE = "training.export"
 CARD_FILE = "assets.extra/card.json"
 TFLITE_FILE = "model.tflite"
+MODELS_CONFIG = "models.config"
 
 
 @dataclass
@@ -53,6 +55,7 @@ class ExportConfig:
     out: str = _opt(None, "export root: the model goes to <out>/<serving name>/<version>/")
     version: int | None = _opt(None, "version folder (default: one above the highest already in <out>/<name>)")
     name: str | None = _opt(None, "serving name, the <name> of TF Serving's URL (default: <task>-<model>)")
+    serving_root: str = _opt("/models", "where <out> is mounted in the TF Serving container (for models.config)")
 
     def validate(self) -> "ExportConfig":
         """Check values an export cannot start with; returns self."""
@@ -120,6 +123,24 @@ def _write_tflite(module: ServingModule, target: Path) -> None:
     (target / TFLITE_FILE).write_bytes(flatbuffer)
 
 
+def write_models_config(out: Path, serving_root: str = "/models") -> Path:
+    """TF Serving's ``models.config`` listing every SavedModel under ``out`` (serve them all from one container).
+
+    Args:
+        out: the export root.
+        serving_root: where ``out`` is mounted inside the serving container.
+
+    Returns:
+        Path of the written ``<out>/models.config``.
+    """
+    names = sorted(p.parent.parent.name for p in out.glob("*/*/saved_model.pb") if p.parent.name.isdigit())
+    entries = "".join(f'  config {{\n    name: "{name}"\n    base_path: "{serving_root.rstrip("/")}/{name}"\n'
+                      '    model_platform: "tensorflow"\n  }\n' for name in dict.fromkeys(names))
+    path = out / MODELS_CONFIG
+    path.write_text(f"model_config_list {{\n{entries}}}\n", encoding="utf-8")
+    return path
+
+
 #: --format -> writer of the export into an empty version folder.
 WRITERS: dict[str, Callable[[ServingModule, Path], None]] = {"savedmodel": _write_savedmodel,
                                                              "tflite": _write_tflite}
@@ -154,6 +175,8 @@ def export(cfg: ExportConfig) -> dict:
                                       "signatures": ["serving_default", "serving_uint8"],
                                       "outputs": ["probabilities", "logits", "features"]}}
     card_path = write_json_atomic(card, target / CARD_FILE)
+    if cfg.format == "savedmodel":
+        write_models_config(Path(cfg.out), cfg.serving_root)
     log.info("Exported %s/%s as %s to %s", task.id, source["name"], cfg.format, target)
     return {"path": str(target), "name": name, "version": version, "format": cfg.format, "card": str(card_path)}
 
