@@ -20,7 +20,9 @@ from core.serving.provenance import absolute_paths, relativise_paths
 from core.tasks import TASKS
 
 KIND = "dcgan-generator"
-GENERATOR_SCHEMA_VERSION = 1
+#: Versions this reader accepts; 2 added the held-out quality protocol (same required keys).
+GENERATOR_SCHEMA_VERSIONS = (1, 2)
+GENERATOR_SCHEMA_VERSION = 2
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 #: Keys every generator card has.
@@ -36,8 +38,8 @@ def validate_generator_card(card: Any) -> list[str]:
     if missing:
         return [f"missing keys: {', '.join(missing)}."]
     problems = []
-    if card["kind"] != KIND or card["schema_version"] != GENERATOR_SCHEMA_VERSION:
-        problems.append(f"kind/schema_version must be '{KIND}'/{GENERATOR_SCHEMA_VERSION}.")
+    if card["kind"] != KIND or card["schema_version"] not in GENERATOR_SCHEMA_VERSIONS:
+        problems.append(f"kind must be '{KIND}' and schema_version one of {GENERATOR_SCHEMA_VERSIONS}.")
     task = TASKS.get(card["task_id"]) if isinstance(card["task_id"], str) else None
     if task is None:
         problems.append(f"task_id {card['task_id']!r} is not a known task.")
