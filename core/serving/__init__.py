@@ -1,13 +1,15 @@
 """Serving: find, verify and load served artefacts, and predict with them.
 
-Owns the model card schema (``cards``), the served-model folder (``store``), one checked loader per
-artefact kind with one error family (``loader``, ``errors``), the one classifier forward pass
-(``forward``), temperature scaling (``calibration``), conformal prediction sets (``conformal``),
-the out-of-distribution detector and its probe images (``ood``, ``ood_probes``) and the served
-model itself (``served``). It may import ``core.paths``, ``core.tasks``, ``core.preprocess``,
-``core.atomic``, ``core.models`` (layer registration, head names), ``core.evaluation.metrics`` and
-``core.phantoms`` (probes); never ``core.ui``, Streamlit or ``training``. Importing this package is
-light: TensorFlow is loaded only by ``forward``, ``served`` and the loaders when they run.
+Owns the typed cards and their schema (``cards``, ``card_schema``, ``gan_cards``, ``provenance``: digests,
+library versions, portable paths), the served-model folder (``store``), one checked loader per artefact
+kind with one error family (``loader``, ``errors``), the one classifier forward pass (``forward``;
+``remote`` answers it through TensorFlow Serving when ``$MEDIMG_SERVING_URL`` is set), temperature
+scaling (``calibration``), conformal prediction sets (``conformal``), the out-of-distribution detector and
+its probe images (``ood``, ``ood_probes``) and the served model itself (``served``). It may import
+``core.paths``, ``core.tasks``, ``core.preprocess``, ``core.atomic``, ``core.models`` (layer registration,
+head names), ``core.evaluation.metrics`` and ``core.phantoms`` (probes); never ``core.ui``, Streamlit or
+``training``. Importing this package is light: TensorFlow is loaded only by ``forward``, ``served`` and the
+loaders when they run.
 """
 
 from __future__ import annotations
