@@ -31,7 +31,8 @@ class TrainConfig:
     task: str = _opt(None, "task id from core.tasks, e.g. brain_mri_4class")
     data: str = _opt(None, "dataset root in any layout core.data reads (public layout or class-per-folder)")
     model: str = _opt("small_cnn", "classifier architecture (a key of core.models.CLASSIFIERS)")
-    run: str | None = _opt(None, "run name: the model is saved as <models_dir>/<task>/<run>.keras (default: model name)")
+    run: str | None = _opt(None, "run name: the model is published as <models_dir>/<task>/<run>.card.json "
+                                  "(default: model name)")
     models_dir: str | None = _opt(None, "where served models go (default: core.paths.MODELS_DIR)")
     runs_dir: str | None = _opt(None, "checkpoints, history and plots (default: core.paths.RUNS_DIR/<task>/<run>)")
     epochs: int = _opt(25, "epochs of the first (or only) phase")
@@ -67,7 +68,7 @@ class TrainConfig:
     latency_samples: int = _opt(100, "test images timed one by one for the latency figures")
     verbose: int = _opt(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Check values a run cannot start with; returns self.
 
         Raises:
@@ -120,7 +121,7 @@ class EvaluateConfig:
     latency_samples: int = _opt(100, "images timed one by one for the latency figures")
     seed: int = _opt(42, "seed of the --limit subsample")
 
-    def validate(self) -> "EvaluateConfig":
+    def validate(self) -> EvaluateConfig:
         """Check values an evaluation cannot start with; returns self."""
         if not self.task or not self.data:
             raise ConfigError("Pass both --task and --data (the dataset folder to evaluate on).")
@@ -138,7 +139,7 @@ class CrossValidateConfig:
     folds: int = _opt(10, "number of folds (subject-grouped where the dataset has subject ids)")
     out: str | None = _opt(None, "report folder (default: core.paths.RUNS_DIR/<task>/cv-<run>)")
 
-    def validate(self) -> "CrossValidateConfig":
+    def validate(self) -> CrossValidateConfig:
         """Check values cross-validation cannot start with; returns self."""
         self.train.validate()
         if self.folds < 2:
@@ -155,7 +156,7 @@ class CompareConfig:
     out: str | None = _opt(None, "report folder (default: core.paths.RUNS_DIR/<task>/compare-<run>)")
     publish: bool = _opt(False, "also save every trained model to models/ with its card")
 
-    def validate(self) -> "CompareConfig":
+    def validate(self) -> CompareConfig:
         """Check values a comparison cannot start with; returns self."""
         self.train.validate()
         if not self.models:
