@@ -85,15 +85,44 @@ def _mask_for(path: Path, shape, masks_dir: Path | None, index: dict) -> np.ndar
     return mask
 
 
+def write_explanations(served, folder: Path, images, masks, classes=None, method: str = "gradcam",
+                       data: str = "test split", dry_run: bool = False) -> dict:
+    """Compute a served model's ``explanations`` section, save its contact sheet and rewrite its card.
+
+    Training can call this right after publishing (``load_model`` the new model, pass its test images).
+
+    Args:
+        served: the loaded ``core.serving.ServedModel``.
+        folder: ``<models_dir>/<task>`` holding its card.
+        images, masks, classes: test uploads, lesion masks (None where none), class to explain (None: predicted).
+        method: the CAM method measured.
+        data: words saying which images these are (goes into the card).
+        dry_run: compute only; write nothing.
+
+    Returns:
+        The section.
+    """
+    from core.explain.audit import explanation_section
+    from core.serving import cards
+
+    sheet = None if dry_run else folder / f"{served.name}.explanations.png"
+    section = explanation_section(served, images, masks, method, sheet_path=sheet, data=data, classes=classes)
+    if not dry_run:
+        card_path = folder / f"{served.name}{cards.CARD_SUFFIX}"
+        card = cards.read_card(card_path)
+        card["explanations"] = section
+        cards.write_card(card, card_path)
+    return section
+
+
 def audit(cfg: AuditConfig) -> dict:
-    """Compute the section, save the contact sheet and rewrite the card (unless ``dry_run``).
+    """Audit the model of ``cfg`` on its test split and rewrite its card (unless ``dry_run``).
 
     Returns:
         The ``explanations`` section.
     """
     from core import paths
-    from core.explain.audit import explanation_section
-    from core.serving import cards, load_model
+    from core.serving import load_model
 
     cfg.validate()
     served = load_model(cfg.task, cfg.model, cfg.models_dir)
@@ -111,16 +140,8 @@ def audit(cfg: AuditConfig) -> dict:
         masks.append(mask)
         # On a lesion image the lesion's class is explained; elsewhere what the app would show.
         classes.append(label if mask is not None and mask.any() else None)
-    section = explanation_section(served, images, masks, cfg.method,
-                                  sheet_path=None if cfg.dry_run else folder / f"{served.name}.explanations.png",
-                                  data=f"{served.card['training_data'].get('dataset', 'the dataset')}: {how}",
-                                  classes=classes)
-    if not cfg.dry_run:
-        card_path = folder / f"{served.name}{cards.CARD_SUFFIX}"
-        card = cards.read_card(card_path)
-        card["explanations"] = section
-        cards.write_card(card, card_path)
-    return section
+    data = f"{served.card['training_data'].get('dataset', 'the dataset')}: {how}"
+    return write_explanations(served, folder, images, masks, classes, cfg.method, data, cfg.dry_run)
 
 
 def _summary(cfg: AuditConfig, section: dict) -> str:
