@@ -205,6 +205,7 @@ def run_experiment(cfg: GanExperimentConfig, command: str | None = None) -> dict
                    "classifier": {"model": train.model, "image_size": train.image_size, "epochs": train.epochs,
                                   "batch_size": train.batch_size, "weights": train.weights}},
         "folds": len(folds), "folds_planned": cfg.folds, "seeds": seeds, "n_images": int(len(df)),
+        "limit_per_class": train.limit,
         "data": datasets.portable_path(train.data),
         "data_digest": datasets.file_list_digest(df["path"].astype(str).tolist()),
         "command": portable(command or ""), "per_fold": [], "complete": False,

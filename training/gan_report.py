@@ -29,7 +29,9 @@ def _what_was_run(result: dict) -> list[str]:
               f"- Classifier (both arms): `{clf['model']}`, {clf['image_size']} px, {clf['epochs']} epochs, "
               f"batch {clf['batch_size']}, initial weights {clf['weights']}.",
               f"- Synthetic images in mode `{result['mode']}` are added to the training part only.",
-              f"- Data: `{result['data']}` ({result['n_images']} images), file-list digest `{result['data_digest']}`.",
+              f"- Data: `{result['data']}` ({result['n_images']} images"
+              + (f", a seeded subset of at most {result['limit_per_class']} per class" if result.get("limit_per_class")
+                 else "") + f"), file-list digest `{result['data_digest']}`.",
               f"- Command: `{result['command']}`"]
     return lines
 
