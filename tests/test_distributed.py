@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -96,8 +97,9 @@ def history(out: Path) -> pd.DataFrame:
 
 
 def published(out: Path) -> list[str]:
+    """The served files, with the version a publication puts in their names (training.staging) left out."""
     folder = out / "models" / TASK
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return sorted(re.sub(r"\.[0-9a-f]{12}\.", ".", p.name) for p in folder.iterdir()) if folder.is_dir() else []
 
 
 @pytest.fixture(scope="module")
