@@ -141,18 +141,20 @@ def _explained_class(served, task_id: str, label: str) -> str | None:
     return label if label in served.class_names else None
 
 
-def run(data: Path, n: int, tasks: list[str], repeats: int, scorecam_n: int) -> list[dict]:
+def run(data: Path, n: int, tasks: list[str], repeats: int, scorecam_n: int, models_dir: Path | None = None,
+        methods: list[str] | None = None) -> list[dict]:
     """Every served model of ``tasks`` x every method: timing and faithfulness rows."""
     from core.serving import list_models, load_model
 
     rows = []
     for task_id in tasks:
-        sets = _cases(task_id, data, n)
-        for card in list_models(task_id):
-            served = load_model(task_id, card["name"])
+        cards = list_models(task_id, models_dir)
+        sets = _cases(task_id, data, n) if cards else {}
+        for card in cards:
+            served = load_model(task_id, card["name"], models_dir)
             timing = _timing(served, sets["phantoms"][0][0], repeats)
             # "gradcam@last": the last 4-D layer, as before this change (a coarse map on small inputs).
-            for method in [*CAM_METHODS, "gradcam@last"]:
+            for method in methods or [*CAM_METHODS, "gradcam@last"]:
                 for set_name, cases in sets.items():
                     cases = cases[:scorecam_n] if method == "scorecam" else cases
                     images, masks, labels = zip(*cases)
@@ -202,11 +204,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scorecam-n", type=int, default=12, help="images per data set for Score-CAM (slow)")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--tasks", nargs="+", default=list(LESION_CLASSES))
+    parser.add_argument("--models-dir", type=Path, help="served models root (default: core.paths.MODELS_DIR)")
+    parser.add_argument("--methods", nargs="+", help="CAM methods (default: all, plus gradcam@last)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     print(HEADER, flush=True)
-    rows = run(args.data, args.n, args.tasks, args.repeats, args.scorecam_n)
+    rows = run(args.data, args.n, args.tasks, args.repeats, args.scorecam_n, args.models_dir, args.methods)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
