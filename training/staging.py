@@ -65,8 +65,11 @@ def clean_leftovers(folder: Path, name: str) -> list[Path]:
     removed = []
     if not folder.is_dir():
         return removed
-    keep = _referenced(_current_card(folder / f"{name}{cards.CARD_SUFFIX}"))
-    pattern = _versioned(name)
+    card_path = folder / f"{name}{cards.CARD_SUFFIX}"
+    card = _current_card(card_path)
+    keep = _referenced(card)
+    # An unreadable card may still be repaired by hand: never delete the weights it might name.
+    pattern = _versioned(name) if card is not None or not card_path.exists() else re.compile(r"(?!)")
     for path in folder.iterdir():
         if path.is_dir() and path.name.startswith(f".{name}.staging-"):
             shutil.rmtree(path, ignore_errors=True)
