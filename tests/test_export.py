@@ -65,7 +65,8 @@ def test_savedmodel_is_in_tf_serving_layout_and_answers_as_the_keras_model(serve
     result = export(served_folder, tmp_path, "--format", "savedmodel")
 
     version = tmp_path / f"{TASK}-tiny" / "1"
-    assert result["path"] == str(version) and (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
+    assert result["path"] == str(version)
+    assert (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
     card = json.loads((version / "assets.extra" / "card.json").read_text())
     assert card["sha256"] == local.card["sha256"] and card["export"]["version"] == 1
     # One TF Serving container serves every export listed in models.config.

@@ -19,7 +19,6 @@ so an app replica pointed at TF Serving (``MEDIMG_SERVING_URL``) answers exactly
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,7 @@ class ExportConfig:
     name: str | None = _opt(None, "serving name, the <name> of TF Serving's URL (default: <task>-<model>)")
     serving_root: str = _opt("/models", "where <out> is mounted in the TF Serving container (for models.config)")
 
-    def validate(self) -> "ExportConfig":
+    def validate(self) -> ExportConfig:
         """Check values an export cannot start with; returns self."""
         if not self.task or not self.out:
             raise ConfigError("Pass --task and --out (the export root, e.g. --out export/).")
