@@ -8,9 +8,10 @@ from core.tasks import TASKS
 
 st.set_page_config(page_title="MedImg Second Opinion", page_icon=":material/radiology:", layout="wide")
 
-# URL paths differ from the file names on purpose: Streamlit's legacy pages/ directory mode (active
-# until st.navigation first runs in a process, and in every AppTest run) would otherwise run a page
-# file directly, skipping this script's sidebar and session defaults.
+# URL paths differ from the file names on purpose: until st.navigation first runs in a server process (and
+# in every AppTest run) Streamlit serves pages/ in its legacy mode, which would run a page file of the same
+# name directly, skipping this script (AppTest then loses the page's widget state). The default page is
+# served at the root address only; its url_path is not an address of its own.
 page = st.navigation([
     st.Page("pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:", url_path="diagnosis",
             default=True),
@@ -22,6 +23,7 @@ page = st.navigation([
 
 for key, value in ui.session_defaults().items():
     st.session_state.setdefault(key, value)
+widgets.return_to_requested_page()
 
 with st.sidebar:
     st.selectbox("Task", list(TASKS), format_func=lambda t: TASKS[t].display_name, key="task_id")

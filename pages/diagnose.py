@@ -15,12 +15,12 @@ card = ui.card_of(task.id, st.session_state["model_name"])
 st.title("Diagnose")
 st.caption(f"{task.display_name}. Upload one or more images, or try a bundled sample.")
 inputs = parts.choose_inputs(task)  # drawn before the model is ready: it loads in the background
-widgets.model_status_line(card)
 if card is None:
     widgets.show_error(f"No model is served for {task.display_name} yet. The About page explains how to "
                        "train one and drop it into models/.", "No model")
     st.stop()
 if not inputs:
+    widgets.model_status_line(card)  # with a result, it stands beside the verdict instead
     st.stop()
 try:
     served = widgets.served_model(task.id, st.session_state["model_name"])

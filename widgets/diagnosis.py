@@ -11,6 +11,13 @@ from core import ui
 from core.tasks import Task
 
 
+#: CSS that blanks the uploader's file names (Streamlit draws them) and says they are hidden.
+HIDE_UPLOADED_NAMES = """<style>
+[data-testid="stFileChipName"] { visibility: hidden; position: relative; }
+[data-testid="stFileChipName"]::before { content: "(name hidden)"; visibility: visible; position: absolute; }
+</style>"""
+
+
 def choose_inputs(task: Task) -> list[tuple[str, bytes]]:
     """The images to analyse as (label, bytes): uploads, or one bundled sample. Labels hide file names
     unless the session turned them on."""
@@ -28,6 +35,8 @@ def choose_inputs(task: Task) -> list[tuple[str, bytes]]:
     if not named:
         st.info("Choose an image to analyse." if source == "upload" else "No bundled samples for this task.")
     show = st.session_state.get("show_names", False)
+    if not show:  # the uploader lists what was chosen by name: hide the names there too
+        st.html(HIDE_UPLOADED_NAMES)
     return [(ui.image_label(i, data, name if show else None), data) for i, (name, data) in enumerate(named)]
 
 
@@ -56,7 +65,7 @@ def pick_result(task: Task, results: list[ui.FileResult], card: dict) -> int:
 def image_panel(served: Any, result: ui.FileResult) -> None:
     """The image as read, its allow-listed DICOM facts and the preprocessing steps."""
     image = result.image
-    st.image(image.pixels, width=320, caption=result.name + (" (SYNTHETIC)" if image.synthetic else ""))
+    st.image(image.pixels, width="stretch", caption=result.name + (" (SYNTHETIC)" if image.synthetic else ""))
     facts = ui.dicom_facts(image.metadata, image.format)
     if facts:
         st.caption(" | ".join(f"{k}: {v}" for k, v in facts.items()))
@@ -72,9 +81,8 @@ def explanation(task: Task, served: Any, result: ui.FileResult, verdict: ui.Verd
     labels = ui.cam_labels()
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox("Method", list(labels), format_func=labels.get, key="diag_cam_method")
-    chosen = c2.selectbox("Class to explain", [None, *task.classes], key=f"diag_cam_class_{task.id}",
-                          format_func=lambda c: f"Predicted: {verdict.label_name}" if c is None
-                          else task.class_names[c])
+    chosen = c2.selectbox("Class to explain", ["", *task.classes], key=f"diag_cam_class_{task.id}",
+                          format_func=lambda c: task.class_names[c] if c else f"Predicted: {verdict.label_name}")
     alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05, key="diag_cam_alpha")
     class_id = chosen or verdict.label
     try:

@@ -37,8 +37,8 @@ def probability_chart(task: Task, prediction: Any, threshold: float | None) -> N
     frame["class"] = [f"{c} ({p})" for c, p in zip(frame["class"], frame["label"])]
     axis = {"field": "percent", "type": "quantitative", "scale": {"domain": [0, 100]},
             "title": "calibrated probability (%)"}
-    layers = [{"mark": {"type": "bar", "color": "#4a6fa5"},
-               "encoding": {"y": {"field": "class", "type": "nominal", "sort": None, "title": None}, "x": axis}}]
+    classes = {"field": "class", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 260}}
+    layers = [{"mark": {"type": "bar", "color": "#4a6fa5"}, "encoding": {"y": classes, "x": axis}}]
     if threshold is not None:
         line = {"values": [{"percent": 100 * threshold, "note": f"threshold {ui.percent(threshold)}"}]}
         layers += [{"data": line, "mark": {"type": "rule", "color": "#a33", "strokeDash": [4, 3]},
@@ -46,7 +46,7 @@ def probability_chart(task: Task, prediction: Any, threshold: float | None) -> N
                    {"data": line, "mark": {"type": "text", "color": "#a33", "align": "left", "dx": 3, "dy": -6,
                                            "baseline": "bottom"},
                     "encoding": {"x": axis, "text": {"field": "note"}, "y": {"value": 0}}}]
-    st.vega_lite_chart(frame, {"layer": layers, "height": 32 * len(frame) + 20}, width="stretch")
+    st.vega_lite_chart(frame, {"layer": layers}, width="stretch", height=36 * len(frame) + 60)
     st.caption(ui.CALIBRATED_HELP)
 
 

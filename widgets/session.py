@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -10,13 +12,23 @@ from core import ui
 
 
 def require_session() -> None:
-    """Send a visitor who opened a page's URL before ``app.py`` ever ran to the entry script.
+    """Send a visitor who opened a page's URL before ``app.py`` ever ran to the entry script, and back.
 
-    ``app.py`` sets the session's defaults (task, model, memo); a page opened through Streamlit's legacy
-    ``pages/`` URL would otherwise run without them.
+    ``app.py`` sets the session's defaults (task, model, memo) and the navigation; a page that Streamlit's
+    legacy ``pages/`` mode runs directly would otherwise run without them. The page asked for is
+    remembered, so ``app.py`` can open it again (:func:`return_to_requested_page`).
     """
     if "task_id" not in st.session_state:
+        page = Path(inspect.stack()[1].filename)
+        st.session_state["requested_page"] = f"{page.parent.name}/{page.name}"
         st.switch_page("app.py")
+
+
+def return_to_requested_page() -> None:
+    """In ``app.py``, after ``st.navigation``: open the page a deep link asked for (see :func:`require_session`)."""
+    page = st.session_state.pop("requested_page", None)
+    if page:
+        st.switch_page(page)
 
 
 @st.cache_resource(show_spinner=False)
