@@ -136,9 +136,12 @@ def _cases(task_id: str, data: Path, n: int) -> dict[str, list]:
     return sets
 
 
-def _explained_class(served, task_id: str, label: str) -> str | None:
-    # Brain 4-class has no "yes": explain its most probable tumour class (None = predicted).
-    return label if label in served.class_names else None
+def _explained_class(served, task_id: str, image: np.ndarray, label: str) -> str:
+    """The lesion's class; for a Br35H "yes" under the 4-class model, its most probable tumour class."""
+    if label in served.class_names:
+        return label
+    probs = served.predict(image).probabilities
+    return max(LESION_CLASSES[task_id], key=lambda c: probs[c])
 
 
 def run(data: Path, n: int, tasks: list[str], repeats: int, scorecam_n: int, models_dir: Path | None = None,
@@ -158,7 +161,7 @@ def run(data: Path, n: int, tasks: list[str], repeats: int, scorecam_n: int, mod
                 for set_name, cases in sets.items():
                     cases = cases[:scorecam_n] if method == "scorecam" else cases
                     images, masks, labels = zip(*cases)
-                    classes = [_explained_class(served, task_id, label) for label in labels]
+                    classes = [_explained_class(served, task_id, im, label) for im, label in zip(images, labels)]
                     last = find_target_layer(served.keras_model) if method == "gradcam@last" else None
                     section = explanation_section(served, images, masks, method.split("@")[0], classes=classes,
                                                   data=set_name, layer=last)
