@@ -36,10 +36,10 @@ if result.error:
     st.stop()
 verdict = ui.verdict(task, result.prediction, served.card)
 
-left, right = st.columns([2, 3])
-with left:
+answer, picture = st.columns([3, 2])  # the answer first: on a phone the columns stack in this order
+with picture:
     parts.image_panel(served, result)
-with right:
+with answer:
     widgets.verdict_block(task, verdict, result.prediction, served.card)
     feedback_controls(ui.analysis_key(served, data), served.card, result.prediction, result.image.pixels)
 

@@ -331,19 +331,25 @@ def test_a_corrupt_file_gets_a_plain_sentence_naming_it_by_number_not_by_name(ap
 def test_file_names_are_shown_only_when_the_session_turns_them_on(app):
     upload(app.run(), ("DOE_JANE_12345.png", png(phantom(SCAN))))
     assert "DOE" not in everything_shown(app)
-    assert any(c.startswith("image 1 (") for c in captions(app))
+    assert any(t.startswith("image 1 (") for t in texts(app, "text"))
     app.sidebar.toggle(key="show_names").set_value(True)
     app.run()
-    assert any(c.startswith("DOE_JANE_12345.png (") for c in captions(app))
+    assert any(t.startswith("DOE_JANE_12345.png (") for t in texts(app, "text"))
 
 
 def test_text_from_a_file_is_never_rendered_as_markdown(app):
     app.run()
     app.sidebar.toggle(key="show_names").set_value(True)
-    upload(app, ("[click me](http://evil.example) **x**.png", b"not an image at all"))
+    upload(app, ("[click me](http://evil.example) **x**.png", b"not an image at all"),
+           ("![pixel](http://evil.example/p.png) **y**.png", png(phantom(SCAN))))
     assert not app.exception
-    assert any("**x**" in t for t in texts(app, "text"))  # shown verbatim, not as bold
-    markdown = " ".join(texts(app, "markdown") + texts(app, "error") + texts(app, "caption"))
+    app.selectbox(key="diag_focus_2").set_value(1)  # the readable one: its name under the image
+    app.run()
+    assert any("**y**" in t for t in texts(app, "text"))  # shown verbatim, not as bold
+    app.selectbox(key="diag_focus_2").set_value(0)  # the unreadable one: its name in the error
+    app.run()
+    assert any("**x**" in t for t in texts(app, "text"))
+    markdown = " ".join(texts(app, "markdown") + texts(app, "error") + texts(app, "caption") + captions(app))
     assert "evil.example" not in markdown
 
 

@@ -65,7 +65,8 @@ def pick_result(task: Task, results: list[ui.FileResult], card: dict) -> int:
 def image_panel(served: Any, result: ui.FileResult) -> None:
     """The image as read, its allow-listed DICOM facts and the preprocessing steps."""
     image = result.image
-    st.image(image.pixels, width="stretch", caption=result.name + (" (SYNTHETIC)" if image.synthetic else ""))
+    st.image(image.pixels, width="stretch")
+    st.text(result.name + (" (SYNTHETIC)" if image.synthetic else ""))  # may be a file name: never Markdown
     facts = ui.dicom_facts(image.metadata, image.format)
     if facts:
         st.caption(" | ".join(f"{k}: {v}" for k, v in facts.items()))
