@@ -587,8 +587,8 @@ def test_a_card_cannot_point_the_models_page_outside_its_folder(models_dir, monk
 
 
 def test_interpolation_starts_and_ends_at_the_seeds_own_samples():
-    from core.ui import generate_samples, interpolate
     from core.models.dcgan import build_generator
+    from core.ui import generate_samples, interpolate
 
     generator = build_generator(size=32, channels=1)
     path = interpolate(generator, 3, 4, steps=4)

@@ -10,7 +10,6 @@ import streamlit as st
 from core import ui
 from core.tasks import Task
 
-
 #: CSS that blanks the uploader's file names (Streamlit draws them) and says they are hidden.
 HIDE_UPLOADED_NAMES = """<style>
 [data-testid="stFileChipName"] { visibility: hidden; position: relative; }

@@ -9,22 +9,64 @@ it never imports Streamlit, so it is unit-testable and shared with the batch com
 """
 
 from core.ui.cards import (
-    DEMO_BANNER, MISSING, ModelStatus, card_details, card_plots, card_summary, is_demo, model_status, provenance,
+    DEMO_BANNER,
+    MISSING,
+    ModelStatus,
+    card_details,
+    card_plots,
+    card_summary,
+    is_demo,
+    model_status,
+    provenance,
 )
 from core.ui.gallery import (
-    GanAssets, experiment_verdicts, gan_assets, generate_samples, interpolate, load_generator, plain_words,
+    GanAssets,
+    experiment_verdicts,
+    gan_assets,
+    generate_samples,
+    interpolate,
+    load_generator,
+    plain_words,
     quality_summary,
 )
 from core.ui.measures import (
-    MEASURES, Measure, comparison_table, confusion_frame, measures_table, per_class_frame,
+    MEASURES,
+    Measure,
+    comparison_table,
+    confusion_frame,
+    measures_table,
+    per_class_frame,
 )
 from core.ui.session import (
-    ModelPool, analyse, analysis_key, bundled_samples, cam_labels, card_of, colour_overlay, colour_scale,
-    heatmap_of, image_label, load_served_model, model_names, remember, served_model_args, session_defaults,
+    ModelPool,
+    analyse,
+    analysis_key,
+    bundled_samples,
+    cam_labels,
+    card_of,
+    colour_overlay,
+    colour_scale,
+    heatmap_of,
+    image_label,
+    load_served_model,
+    model_names,
+    remember,
+    served_model_args,
+    session_defaults,
 )
 from core.ui.verdicts import (
-    CALIBRATED_HELP, DICOM_FIELDS, FAILURE_TEMPLATES, STATUS_TEXT, FileResult, Verdict, describe_failure,
-    dicom_facts, percent, png_bytes, probability_frame, verdict,
+    CALIBRATED_HELP,
+    DICOM_FIELDS,
+    FAILURE_TEMPLATES,
+    STATUS_TEXT,
+    FileResult,
+    Verdict,
+    describe_failure,
+    dicom_facts,
+    percent,
+    png_bytes,
+    probability_frame,
+    verdict,
 )
 
 __all__ = [

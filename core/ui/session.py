@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, MutableMapping
 
 from core import paths
-from core.ui.verdicts import FileResult
 from core.tasks import TASKS, get_task
+from core.ui.verdicts import FileResult
 
 #: Per-session memo of analyses and heatmaps; bounded so a long session does not hoard images.
 MEMO_SIZE = 32
