@@ -235,7 +235,7 @@ def test_the_model_status_is_in_the_main_area_beside_the_verdict(app):
     app.sidebar.selectbox(key="task_id").set_value("brain_mri_binary")
     app.run()
     main = " ".join(el.value for el in app.main.text)
-    assert "Research use only: trained on test phantoms (24 of its images" in main and "Demo" not in main
+    assert "Research use only: trained on test phantoms; 24 of its images" in main and "Demo" not in main
 
 
 def test_the_sidebar_offers_every_task(app):

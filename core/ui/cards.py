@@ -72,7 +72,7 @@ def model_status(card: Mapping[str, Any] | None) -> ModelStatus:
     dataset = _get(card or {}, "training_data.dataset") or "an unnamed dataset"
     images = sum(v for v in ((card or {}).get("split_sizes") or {}).values() if isinstance(v, int))
     if kind == "real":
-        size = f" ({images:,} of its images used for training and testing)" if images else ""
+        size = f"; {images:,} of its images used for training and testing" if images else ""
         return ModelStatus("research", "RESEARCH USE",
                            f"Research use only: trained on {dataset}{size}. Not a medical device; a clinician "
                            "decides.")
