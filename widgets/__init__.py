@@ -1,7 +1,9 @@
 """Streamlit glue shared by the pages: the one cached model loader, the one redirect guard, renderers.
 
 ``widgets`` is the only package besides ``pages/`` and ``app.py`` that imports Streamlit. It turns what
-``core.ui`` says into ``st.*`` calls so that each page stays a short script. It never imports TensorFlow
+``core.ui`` says into ``st.*`` calls so that each page stays a short script: ``session`` (the guard and the
+model cache), ``render`` (errors, status, verdict, probabilities), ``diagnosis`` and ``models`` (the parts
+of those pages), ``feedback`` (the clinician's answer to a verdict). It never imports TensorFlow
 at import time (models load in a background thread, see :class:`core.ui.ModelPool`), and every text
 that came from a file is drawn with ``st.text``, never as Markdown.
 """

@@ -1,11 +1,12 @@
 """Everything the app's pages need that is not a Streamlit call: wording, tables, reports, serving glue.
 
-``core.ui`` owns how results are put into words for a clinician: verdicts and their status line
-(``verdicts``), model cards read for people (``cards``), the per-session analysis of uploads and the
-background model loader (``session``), the GAN gallery's data (``gallery``) and the downloadable
-PDF/CSV reports (``report``). It may import any other ``core`` package, but only inside functions
-where that package needs TensorFlow, so that importing ``core.ui`` (as every page does) stays light;
-it never imports Streamlit, so it is unit-testable and shared with the batch command line.
+``core.ui`` owns how results are put into words for a clinician: verdicts (``verdicts``), what a model
+may be used for and who it is (``cards``), its test figures in plain words (``measures``), the analysis of
+uploads and the background model loader (``session``), the GAN gallery's data (``gallery``) and the
+downloadable PDF/CSV reports (``report``). It may import any other ``core`` package, but only inside
+functions where that package needs TensorFlow, so that importing ``core.ui`` (as every page does) stays
+light; it never imports Streamlit, so it is unit-testable and shared with the batch command line
+(``core.predict``).
 """
 
 from core.ui.cards import (
