@@ -16,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Hashable, MutableMapping
 
+import numpy as np
+
 from core import paths
 from core.tasks import TASKS, get_task
 from core.ui.verdicts import FileResult
@@ -83,6 +85,17 @@ def quiet_tensorflow() -> None:
             os.close(null)
 
 
+def _warm_decoder() -> None:
+    """Start the bounded decoding worker now (a tiny image), so the first upload does not wait for it."""
+    from core.io import InvalidImageError, read_image
+    from core.ui.verdicts import png_bytes
+
+    try:
+        read_image(png_bytes(np.zeros((32, 32, 3), np.uint8)))
+    except InvalidImageError:  # a stricter reader may refuse a blank image; the worker is running anyway
+        pass
+
+
 def load_served_model(task_id: str, name: str | None, models_dir: str | None = None,
                       card_sha256: str | None = None) -> Any:
     """Load (sha256-checked, safe_mode) and warm up a served model.
@@ -97,6 +110,7 @@ def load_served_model(task_id: str, name: str | None, models_dir: str | None = N
     Returns:
         The ``core.inference.ServedModel``.
     """
+    _warm_decoder()
     quiet_tensorflow()
     import core.serving.served  # looked up at call time, so tests can count the loads
 
@@ -253,7 +267,5 @@ def colour_overlay(base: Any, heat: Any, alpha: float) -> Any:
 
 def colour_scale(width: int = 256, height: int = 16) -> Any:
     """The overlay's colour scale, low (left) to high (right), drawn by the overlay function itself."""
-    import numpy as np
-
     ramp = np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1))
     return colour_overlay(np.zeros((height, width, 3), np.uint8), ramp, 1.0)
