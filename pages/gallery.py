@@ -35,7 +35,7 @@ if item.generator is None:
     st.info("Only pre-rendered samples exist for this class; its generator file is not in the models folder.")
     st.stop()
 try:
-    generator = st.cache_resource(show_spinner="Loading the generator...")(app.load_generator)(str(item.generator))
+    generator = widgets.generator(str(item.generator))
 except Exception as exc:
     st.error(app.describe_failure(exc, "loading the generator"))
     st.stop()

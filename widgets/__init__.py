@@ -9,7 +9,9 @@ that came from a file is drawn with ``st.text``, never as Markdown.
 """
 
 from widgets.render import model_status_line, probability_chart, show_error, verdict_block
-from widgets.session import preload_model, require_session, return_to_requested_page, served_model
+from widgets.session import generator, preload_model, require_session, return_to_requested_page, served_model
 
-__all__ = ["model_status_line", "preload_model", "probability_chart", "require_session", "return_to_requested_page",
-           "served_model", "show_error", "verdict_block"]
+__all__ = [
+    "generator", "model_status_line", "preload_model", "probability_chart", "require_session",
+    "return_to_requested_page", "served_model", "show_error", "verdict_block",
+]

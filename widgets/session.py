@@ -53,3 +53,9 @@ def served_model(task_id: str, name: str | None) -> Any:
         return pool.get(*args)
     with st.spinner("Loading the model (once per server start)..."):
         return pool.get(*args)
+
+
+@st.cache_resource(show_spinner="Loading the generator...")
+def generator(path: str) -> Any:
+    """A GAN generator, loaded (checked against its card) once per server and shared by every session."""
+    return ui.load_generator(path)
