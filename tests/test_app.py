@@ -560,6 +560,25 @@ def test_the_per_session_memo_keeps_only_the_most_recent_analyses():
     assert list(memo) == ["a", "c"]  # "b", least recently used, was dropped
 
 
+def test_the_model_pool_loads_each_model_once_in_the_background_and_retries_a_failed_load():
+    from core.ui import ModelPool
+
+    calls = []
+
+    def load(name):
+        calls.append(name)
+        if name == "broken" and calls.count("broken") == 1:
+            raise RuntimeError("weights damaged")
+        return f"model {name}"
+
+    pool = ModelPool(load)
+    pool.start("a")
+    assert pool.get("a") == "model a" and pool.get("a") == "model a" and calls.count("a") == 1
+    with pytest.raises(RuntimeError):
+        pool.get("broken")
+    assert pool.get("broken") == "model broken"  # restored files are picked up without a restart
+
+
 def test_an_unexpected_failure_is_a_sentence_and_its_message_is_not_logged(caplog):
     from core.ui import describe_failure
 
