@@ -34,7 +34,7 @@ def test_the_audit_writes_refusal_rates_into_the_card(served_breast_model, phant
     written = card["ood"]["evaluation"]
     assert json.loads(json.dumps(section)) == written
     assert written["test_wrongly_refused"]["n"] > 0
-    assert set(written["other_modalities_refused"]) == {"brain MRI (Br35H)", "blood-smear cells (phantoms)"}
+    assert set(written["other_modalities_refused"]) == {"brain MRI (Br35H), audit half", "blood-smear cells (phantoms)"}
     assert set(written["probes_refused"]) == {"blank", "noise", "natural photo", "other modality"}
     for rate in [written["test_wrongly_refused"], *written["other_modalities_refused"].values(),
                  *written["probes_refused"].values()]:

@@ -5,7 +5,7 @@
 What a clinician needs to know of the guard, each as a rate over real images:
 - wrongly refused: real test images of the task itself (the model's own held-out split) that it refuses;
 - refused other modalities: real images of the other modalities in ``$MEDIMG_DATA`` (brain MRIs under
-  ``breast_us``, breast ultrasounds under the brain tasks), blood-smear cells (phantoms: no real smear data here),
+  ``breast_us``, breast ultrasounds under the brain tasks; the half the modality gate was not fitted on), blood-smear cells (phantoms: no real smear data here),
   and the synthetic probes of ``core.serving.ood_probes`` (blank, noise, photo-like, other-modality drawings).
 The rates land in the card's ``ood.evaluation`` section; the card's other fields and the model files are untouched.
 """
@@ -21,23 +21,15 @@ import numpy as np
 import pandas as pd
 
 from core import paths
-from core.data import read_dataset
 from core.io import load_image
 from core.serving import ood_probes
 from core.serving.cards import read_card, write_card
+from training import ood_negatives
 from training.cli import run
 from training.config import ConfigError, _opt
 
 log = logging.getLogger(__name__)
 MODULE = "training.audit_ood"
-
-#: Other-modality folders under $MEDIMG_DATA: (what it is, task whose reader reads it, folder).
-OTHER_MODALITIES = {
-    "brain_mri": [("brain MRI (Kaggle Brain Tumor MRI)", "brain_mri_4class", "brain_tumor_mri"),
-                  ("brain MRI (Br35H)", "brain_mri_binary", "br35h")],
-    "breast_us": [("breast ultrasound (BUSI)", "breast_us", "busi")],
-}
-
 
 @dataclass
 class AuditOodConfig:
@@ -75,18 +67,6 @@ def _load_all(paths_: Sequence[str]) -> list[np.ndarray]:
     return [load_image(Path(p).read_bytes()) for p in paths_]
 
 
-def _other_modality_sources(task_modality: str, root: Path, per_source: int, seed: int):
-    for modality, sources in OTHER_MODALITIES.items():
-        if modality == task_modality:
-            continue
-        for what, reader_task, folder in sources:
-            if not (root / folder).is_dir():
-                log.warning("Skipping %s: %s not found.", what, root / folder)
-                continue
-            df = read_dataset(root / folder, reader_task)
-            yield what, df.sample(n=min(per_source, len(df)), random_state=seed)["path"].astype(str).tolist()
-
-
 def _smear_phantoms(n: int, seed: int) -> list[np.ndarray]:
     from core.phantoms.generate import make_image
 
@@ -106,8 +86,9 @@ def audit(cfg: AuditOodConfig) -> dict:
         test = table.loc[table["split"] == "test", "path"].astype(str).tolist()
         section["test_wrongly_refused"] = _rate(*_refused(model, _load_all(test)))
     others = {}
-    for what, files in _other_modality_sources(model.task.modality, root, cfg.per_source, cfg.seed):
-        others[what] = _rate(*_refused(model, _load_all(files)))
+    for what, files in ood_negatives.other_modality_files(model.task.modality, ood_negatives.AUDIT,
+                                                          cfg.per_source, cfg.seed, root).items():
+        others[f"{what}, audit half"] = _rate(*_refused(model, _load_all(files)))
     if model.task.modality != "blood_smear":
         others["blood-smear cells (phantoms)"] = _rate(*_refused(model, _smear_phantoms(100, cfg.seed)))
     section["other_modalities_refused"] = others

@@ -15,7 +15,10 @@ import keras
 import numpy as np
 
 from core.serving import cards, ood_probes
-from core.serving.ood import OODDetectorError, fit_ood_detector
+from core.serving.modality_guard import GUARD_KIND, K_NEIGHBOURS, KEEP_QUANTILE, fit_modality_guard
+from core.serving.ood import OODDetectorError
+from core.tasks import get_task
+from training import ood_negatives
 from training.staging import PublishSet
 
 #: Probe images of each kind used to measure a detector's detection rate.
@@ -32,45 +35,56 @@ def save_keras(model: keras.Model, path: Path) -> str:
 
 def fit_ood(train: dict, val: dict, path: Path, probe: Callable[[list[np.ndarray]], tuple] | None = None,
             test: dict | None = None, task_id: str | None = None) -> dict | None:
-    """Fit the Mahalanobis detector on training features; None (with a warning) if it cannot be fitted.
+    """Fit the modality guard (``core.serving.modality_guard``); None (with a warning) if it cannot be fitted.
 
     Args:
-        train, val: scored splits (``features``, ``y`` and, for the input-statistics part, ``images``).
-        path: where the detector's ``.ood.npz`` goes.
-        probe: raw uint8 images -> (features, prepared images), as for an upload; measures the
-            detection rate on ``core.serving.ood_probes`` images (blank, noise, natural photos, other modalities).
+        train, val: scored splits (``features``, ``y``, ``images``: prepared images of a random sample).
+        path: where the guard's ``.ood.npz`` goes.
+        probe: raw uint8 images -> (features, prepared images), as for an upload; prepares the gate's negatives
+            and measures the detection rate on ``core.serving.ood_probes`` images (seed 0, never fitted on).
         test: the scored test split (``features``, ``images``), for the rate of in-distribution
             images wrongly refused.
-        task_id: the task whose modality the probes must not look like.
+        task_id: the task whose modality the negatives and probes must not look like.
 
     Returns:
-        The card's ``ood`` section: method, file, sha256, threshold, and (with ``probe``) the
+        The card's ``ood`` section: method, parts, negatives, file, sha256, threshold, and (with ``probe``) the
         detection rate overall and per probe kind, plus the test false-rejection rate.
     """
+    negatives, described = (None, None), {}
+    if probe is not None and task_id is not None:
+        raw, described = ood_negatives.gate_negatives(task_id, get_task(task_id).modality)
+        negatives = _in_chunks(probe, raw)
     try:
-        detector = fit_ood_detector(train["features"], train["y"], val["features"],
-                                    train.get("images"), val.get("images"))
-    except (OODDetectorError, ValueError, np.linalg.LinAlgError) as exc:
-        log.warning("No out-of-distribution detector for this model: %s", exc)
+        guard = fit_modality_guard(train["features"], train["images"], val["features"], val["images"], *negatives)
+    except (OODDetectorError, KeyError, ValueError, np.linalg.LinAlgError) as exc:
+        log.warning("No out-of-distribution guard for this model: %s", exc)
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    digest = detector.save(path)
-    section = {"method": "mahalanobis", "file": path.name, "sha256": digest, "threshold": float(detector.threshold),
-               "parts": ["penultimate features"] + (["input image statistics"] if detector.inputs else [])}
+    digest = guard.save(path)
+    section = {"method": GUARD_KIND, "file": path.name, "sha256": digest, "threshold": float(guard.threshold),
+               "parts": [*(f"{n} ({K_NEIGHBOURS}th-neighbour distance)" for n in guard.references),
+                         *(["modality gate (logistic regression)"] if guard.gate_coef is not None else [])],
+               "gate_negatives": described, "keep_quantile_per_part": KEEP_QUANTILE}
     if test is not None:
-        n = len(test.get("images", ())) or len(test["features"])
-        refused = detector.is_out_of_distribution(test["features"][:n], test.get("images"))
+        n = len(test.get("images", ()))
+        refused = guard.is_out_of_distribution(test["features"][:n], test.get("images"))
         section["test_false_rejection_rate"] = float(refused.mean())
+        section["test_images_checked"] = int(n)
     if probe is not None and task_id is not None:
-        section.update(probe_detection_rates(detector, probe, task_id))
+        section.update(probe_detection_rates(guard, probe, task_id))
     return section
+
+
+def _in_chunks(probe: Callable[[list[np.ndarray]], tuple], images: list[np.ndarray], size: int = 64) -> tuple:
+    parts = [probe(images[i:i + size]) for i in range(0, len(images), size)]
+    return np.concatenate([f for f, _ in parts]), np.concatenate([im for _, im in parts])
 
 
 def probe_detection_rates(detector, probe: Callable[[list[np.ndarray]], tuple], task_id: str,
                           per_kind: int = PROBES_PER_KIND) -> dict:
     """Share of each kind of probe image the detector refuses (what the card reports)."""
     kinds, images = zip(*ood_probes.probe_images(task_id, per_kind=per_kind, seed=0))
-    flagged = detector.is_out_of_distribution(*probe(list(images)))
+    flagged = detector.is_out_of_distribution(*_in_chunks(probe, list(images)))
     kinds = np.array(kinds)
     per = {kind: float(flagged[kinds == kind].mean()) for kind in ood_probes.PROBES}
     return {"detection_rate": float(flagged.mean()), "detection_rate_by_kind": per,

@@ -107,8 +107,10 @@ def _score(cfg: TrainConfig, model: keras.Model, data: datasets.PreparedData) ->
     size = datasets.input_size(cfg, task)
     # Training features are only needed to fit the OOD detector; skip the extra pass otherwise.
     scored = {
+        # The training split is shuffled so the images kept for the OOD guard sample every class.
         name: scoring.collect(forward, datasets.core_data.make_dataset(
-            df, task, size, cfg.batch_size, training=False, cache=False),
+            df.sample(frac=1.0, random_state=cfg.seed) if name == "train" else df, task, size, cfg.batch_size,
+            training=False, cache=False),
             keep_images=OOD_STAT_IMAGES if cfg.ood else (min(cfg.latency_samples, 64) if name == "test" else 0))
         for name, df in data.splits.items() if name != "train" or cfg.ood
     }

@@ -94,9 +94,12 @@ def load_ood_checked(folder: Path, section: Mapping) -> Any:
         detector = load_detector(folder / name, sha256=None)
     except Exception as exc:  # noqa: BLE001  zip, numpy and key errors alike mean a damaged file
         raise integrity_error(what, f"it cannot be read: {type(exc).__name__}") from None
-    thresholds = [detector.threshold, detector.features.threshold]
-    thresholds += [detector.inputs.threshold] if detector.inputs is not None else []
-    thresholds += [section.get("threshold", 1.0)]
+    if hasattr(detector, "thresholds"):  # the modality guard lists its own
+        thresholds = [*detector.thresholds, section.get("threshold", 1.0)]
+    else:
+        thresholds = [detector.threshold, detector.features.threshold]
+        thresholds += [detector.inputs.threshold] if detector.inputs is not None else []
+        thresholds += [section.get("threshold", 1.0)]
     if not all(isinstance(t, (int, float)) and math.isfinite(t) and t > 0 for t in thresholds):
         # A NaN threshold would silently switch the guard off: every comparison with NaN is False.
         raise integrity_error(what, "its thresholds are not finite positive numbers")

@@ -245,6 +245,10 @@ def load_detector(path: str | Path, sha256: str | None = None) -> OODDetector:
             "(it was modified or corrupted)."
         )
     with np.load(path, allow_pickle=False) as npz:
+        if "guard_kind" in npz.files:
+            from core.serving.modality_guard import ModalityGuard
+
+            return ModalityGuard.from_npz(npz)
         if "features_threshold" not in npz:
             return OODDetector(MahalanobisDetector.from_arrays(npz))
         inputs = MahalanobisDetector.from_arrays(npz, "inputs_") if "inputs_threshold" in npz else None

@@ -21,6 +21,7 @@ import numpy as np
 
 from core import paths
 from core.preprocess import Prepared, prepare
+from core.serving.modality_guard import GUARD_KIND
 from core.serving import conformal
 from core.serving.calibration import apply_temperature
 from core.serving.cards import CARD_SUFFIX, DEFAULT_UNCERTAINTY_THRESHOLD
@@ -80,12 +81,14 @@ class Prediction:
         return f"{name} (uncertain)" if self.uncertain else name
 
 
-def _mahalanobis(section: Mapping, folder: Path) -> OodScorer:
+def _mahalanobis(section: Mapping, folder: Path) -> OodScorer:  # also loads the modality guard
     return load_ood_checked(folder, section).score
 
 
 #: card ``ood.method`` -> loader of a scoring function ((features, images) -> scores, higher = stranger).
-OOD_LOADERS: dict[str, Callable[[Mapping, Path], OodScorer]] = {"mahalanobis": _mahalanobis}
+#: Both detectors load through the same checked loader, which reads the kind from the file itself.
+OOD_LOADERS: dict[str, Callable[[Mapping, Path], OodScorer]] = {"mahalanobis": _mahalanobis,
+                                                                GUARD_KIND: _mahalanobis}
 
 
 def _ood_scorer(card: Mapping, folder: Path) -> OodScorer | None:
