@@ -37,6 +37,7 @@ from core.gan.protocol import score_generator
 from core.gan.quality import GANQualityError
 from core.models import dcgan
 from core.serving.cards import library_versions
+from core.serving.gan_cards import GeneratorCard
 from core.tasks import get_task
 from training import datasets
 from training.cli import run, to_command, to_dict, write_json_atomic
@@ -182,6 +183,15 @@ def portable(command: str) -> str:
     return " ".join(word(t) for t in shlex.split(command))
 
 
+def portable_config(cfg: GanConfig) -> dict:
+    """The config saved beside the generator, its folders written as a card writes them (no machine paths)."""
+    values = to_dict(cfg)
+    for key in ("data", "out", "models_dir", "runs_dir", "weights"):
+        if values.get(key):
+            values[key] = datasets.portable_path(values[key])
+    return values
+
+
 def _card(cfg: GanConfig, table: pd.DataFrame, split: dict, quality: dict, speed: dict, keras_path: Path,
           digest: str, command: str, run_dir: Path) -> dict:
     task = get_task(cfg.task)
@@ -263,9 +273,9 @@ def train_gan(cfg: GanConfig, command: str | None = None, table: pd.DataFrame | 
                                  "task": cfg.task, "class": cfg.class_id})
     closest = out / f"{cfg.class_id}_closest.png"
     quality = _quality(cfg, generator, real, heldout, closest)
-    write_json_atomic(to_dict(cfg), out / f"{cfg.class_id}.config.json")
+    write_json_atomic(portable_config(cfg), out / f"{cfg.class_id}.config.json")
     card = _card(cfg, table, split, quality, speed, keras_path, digest, command or to_command(MODULE, cfg), run_dir)
-    card_path = write_json_atomic(card, out / f"{cfg.class_id}.card.json")  # last: the app reads it first
+    card_path = GeneratorCard.from_json(card).write(out / f"{cfg.class_id}.card.json")  # last: the app reads it first
     return {"keras_file": str(keras_path), "card_file": str(card_path), "grid_file": str(grid_path),
             "closest_pairs_file": str(closest) if closest.exists() else None, "sha256": digest,
             "losses_csv": str(run_dir / LOSS_FILE), "losses_png": str(run_dir / "losses.png"),
