@@ -14,8 +14,12 @@ memo = st.session_state["memo"]
 st.title("GAN gallery")
 st.warning("Every image on this page is SYNTHETIC: drawn by a generator (DCGAN), never acquired from a patient. "
            "Never use one for a diagnosis.")
-for sentence in app.experiment_verdicts(task.id):
+verdicts = app.experiment_verdicts(task.id)
+for sentence in verdicts:
     st.markdown(f"**Does it help the classifier?** {sentence}")
+if verdicts:
+    st.caption("Measured with a small CPU-budget classifier; a gain from topping up classes may come from the "
+               "re-balancing itself rather than from realistic images (README, results/gan_augmentation).")
 assets = app.gan_assets(task.id)
 if not assets:
     st.info(f"No GAN generators for {task.display_name} yet. Train one per class with the GAN script "

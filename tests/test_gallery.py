@@ -34,7 +34,8 @@ def test_a_card_without_figures_says_nothing():
 
 
 def test_the_experiment_verdict_is_stated_with_its_interval(tmp_path):
-    result = {"mode": "balance", "folds": 5, "seeds": [42], "mean_difference": 0.004, "ci95": [-0.02, 0.028]}
+    result = {"mode": "balance", "folds": 5, "seeds": [42], "mean_difference": 0.004, "ci95": [-0.02, 0.028],
+              "model": "small_cnn", "comparison": {"accuracy": {"real_mean": 0.589}}}
     (tmp_path / "breast_us_balance.json").write_text(json.dumps(result))
     (tmp_path / "breast_us_add.json").write_text(json.dumps(dict(result, mode="add", ci95=[0.01, 0.03],
                                                                  mean_difference=0.02)))
@@ -42,9 +43,9 @@ def test_the_experiment_verdict_is_stated_with_its_interval(tmp_path):
     sentences = experiment_verdicts("breast_us", tmp_path)
     assert sentences == [
         "Adding synthetic images to every class helps the classifier: +2.0 points accuracy, 95 % CI +1.0 to +3.0 "
-        "(5 folds x 1 seed(s) on real images).",
+        "(5 folds x 1 seed(s); small_cnn classifier at 59% accuracy without them; real test images).",
         "Topping up the smaller classes does not help the classifier: +0.4 points accuracy, 95 % CI -2.0 to +2.8 "
-        "(5 folds x 1 seed(s) on real images).",
+        "(5 folds x 1 seed(s); small_cnn classifier at 59% accuracy without them; real test images).",
     ]
     assert experiment_verdicts("blood_smear", tmp_path) == []
 

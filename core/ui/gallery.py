@@ -180,7 +180,10 @@ def experiment_verdicts(task_id: str, results_dir: str | Path | None = None) -> 
             continue
         helps = "helps" if ci[0] > 0 else ("makes it worse" if ci[1] < 0 else "does not help")
         ran = f"{result.get('folds')} folds x {len(result.get('seeds', []))} seed(s)"
+        baseline = ((result.get("comparison") or {}).get("accuracy") or {}).get("real_mean")
+        if baseline is not None:
+            ran += f"; {result.get('model', 'the')} classifier at {baseline:.0%} accuracy without them"
         out.append(f"{MODE_WORDS.get(result.get('mode'), result.get('mode', '?')).capitalize()} {helps} the "
                    f"classifier: {diff * 100:+.1f} points accuracy, 95 % CI {ci[0] * 100:+.1f} to "
-                   f"{ci[1] * 100:+.1f} ({ran} on real images).")
+                   f"{ci[1] * 100:+.1f} ({ran}; real test images).")
     return out
