@@ -19,7 +19,8 @@ st.markdown(
     "every class, a class-activation overlay of what drove it, and a PDF report.\n"
     "- Below the model's confidence threshold the answer is flagged **uncertain**; an image that does not "
     "look like the task's modality is **refused** rather than classified.\n"
-    "- Models trained on synthetic phantoms are **demo weights**: the app says so on every page.")
+    "- Models trained on synthetic phantoms are **demo weights**: the app says so beside every verdict and at "
+    "the top of every report; models trained on real data say on which dataset, for research use only.")
 
 st.header("Tasks and datasets")
 st.markdown("Download a dataset from its publisher, unpack it anywhere (e.g. `data/`) and point the training "
