@@ -1,4 +1,4 @@
-"""The shipped models answer the bundled samples exactly as they did before the serving re-cut.
+"""The shipped phantom model (blood smear) answers the bundled samples exactly as it did before the serving re-cut.
 
 ``tests/data/pinned_predictions.json`` holds, per task, the served model's sha256 and the exact
 (float.hex) calibrated probabilities and OOD scores it gave three bundled samples. A refactor of
