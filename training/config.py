@@ -30,6 +30,8 @@ class TrainConfig:
 
     task: str = _opt(None, "task id from core.tasks, e.g. brain_mri_4class")
     data: str = _opt(None, "dataset root in any layout core.data reads (public layout or class-per-folder)")
+    extra_data: list[str] | None = _opt(
+        None, "further dataset folders of the same task read with --data (e.g. exported clinician feedback)")
     model: str = _opt("small_cnn", "classifier architecture (a key of core.models.CLASSIFIERS)")
     run: str | None = _opt(None, "run name: the model is published as <models_dir>/<task>/<run>.card.json "
                                   "(default: model name)")

@@ -83,6 +83,8 @@ def describe_training_data(cfg: TrainConfig, task: Task, layout: str | None) -> 
     manifest = _phantom_manifest(root)
     kind = cfg.kind or (KIND_PHANTOMS if manifest else KIND_REAL)
     section = {"dataset": task.dataset.name, "kind": kind, "root": portable_path(root), "layout": layout}
+    if cfg.extra_data:
+        section["extra_roots"] = [portable_path(extra) for extra in cfg.extra_data]
     if kind == KIND_REAL:
         section.update(citation=task.dataset.citation, licence=task.dataset.licence)
     if kind == KIND_PHANTOMS:
@@ -138,6 +140,11 @@ def read_table(cfg: TrainConfig) -> pd.DataFrame:
     """The dataset table of a config, limited per class when ``--limit`` is set."""
     df = core_data.read_dataset(cfg.data, cfg.task)
     layout = df.attrs.get("layout")
+    for extra in cfg.extra_data or ():
+        # e.g. training.export_feedback's class-per-folder export beside the public dataset
+        more = core_data.read_dataset(extra, cfg.task)
+        df = pd.concat([df, more.assign(source=more.get("source", "").astype(str) + f" [{Path(extra).name}]")],
+                       ignore_index=True)
     df = limit_per_class(df, cfg.limit, cfg.seed)
     read = len(df)
     summary = None
