@@ -51,12 +51,17 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _count(epochs) -> int | None:
+    """``epochs_run`` is a count, or the list of epoch numbers run (training.loop)."""
+    return len(epochs) if isinstance(epochs, list) else epochs
+
+
 def _row(folder: Path) -> dict:
     config = json.loads((folder / "config.json").read_text())
     metrics = json.loads((folder / "metrics.json").read_text())
     return {
         "run": config.get("run") or config["model"], "model": config["model"], "weights": config["weights"],
-        "image_size": config.get("image_size"), "epochs_run": metrics.get("epochs_run"),
+        "image_size": config.get("image_size"), "epochs_run": _count(metrics.get("epochs_run")),
         "train_minutes": round(metrics["train_seconds"] / 60, 1), "params": metrics["params"],
         "val_accuracy": metrics["val_accuracy"], "val_n": metrics["split_sizes"]["val"],
         "_test": metrics["test"], "_test_n": metrics["split_sizes"]["test"],
