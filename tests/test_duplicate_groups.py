@@ -97,3 +97,13 @@ def test_real_splits_hold_no_copy_across_them(real_data, task_id):
         data.training_data["images_read"]
     assert data.training_data["root"].startswith("$MEDIMG_DATA/")
     assert data.training_data["citation"] and data.training_data["licence"]
+
+
+def test_the_contact_sheet_shows_pairs_by_distance(tmp_path):
+    from core.data import duplicate_sheet
+
+    root = _folder_with_copies(tmp_path)
+    out = duplicate_sheet.main(["--task", "brain_mri_binary", "--data", str(root), "--out", str(tmp_path / "s.png")])
+    sheet = np.asarray(Image.open(out))
+    assert sheet.shape[0] == len(duplicate_sheet.BANDS) * (duplicate_sheet.TILE + 4)
+    assert sheet[: duplicate_sheet.TILE].any()  # distance 0: the exact copies are shown

@@ -24,7 +24,7 @@ from core.data.splits import SPLITS
 
 COLUMNS = ("path_a", "split_a", "path_b", "split_b", "distance", "kind")
 #: Largest pHash Hamming distance (of 64 bits) called a copy. Validated on the real brain MRI, Br35H and BUSI
-#: folders by contact sheets of sampled pairs (``python -m core.data.duplicates``): at 0-4 every sampled pair is
+#: folders by contact sheets of sampled pairs (``python -m core.data.duplicate_sheet``): at 0-4 every sampled pair is
 #: the same picture re-encoded, re-windowed or resized; from 6 on, different slices of similar heads appear.
 MAX_DISTANCE = 4
 #: ``subject`` given to the members of one duplicate group, so grouped splitting keeps them together.
