@@ -1,11 +1,13 @@
 """Measure a served model's out-of-distribution guard on real images and write the figures into its card.
 
-    python -m training.audit_ood --task breast_us --model mobilenet_real --splits runs/breast_us/mobilenet_real/splits.csv
+    python -m training.audit_ood --task breast_us --model mobilenet_real \\
+        --splits runs/breast_us/mobilenet_real/splits.csv
 
 What a clinician needs to know of the guard, each as a rate over real images:
 - wrongly refused: real test images of the task itself (the model's own held-out split) that it refuses;
 - refused other modalities: real images of the other modalities in ``$MEDIMG_DATA`` (brain MRIs under
-  ``breast_us``, breast ultrasounds under the brain tasks; the half the modality gate was not fitted on), blood-smear cells (phantoms: no real smear data here),
+  ``breast_us``, breast ultrasounds under the brain tasks; the half the modality gate was not fitted on),
+  blood-smear cells (phantoms: no real smear data here),
   and the synthetic probes of ``core.serving.ood_probes`` (blank, noise, photo-like, other-modality drawings).
 The rates land in the card's ``ood.evaluation`` section; the card's other fields and the model files are untouched.
 """

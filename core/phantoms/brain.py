@@ -19,8 +19,20 @@ import numpy as np
 
 from .base import Difficulty, Drawing
 from .brain_anatomy import WEIGHTINGS, Head, draw_head
-from .draw import (binary_mask, blend, blur, coverage, draw, ellipse_sd, fourier_profile, polar,
-                   pose_grid, smooth_noise, to_uint8, window)
+from .draw import (
+    binary_mask,
+    blend,
+    blur,
+    coverage,
+    draw,
+    ellipse_sd,
+    fourier_profile,
+    polar,
+    pose_grid,
+    smooth_noise,
+    to_uint8,
+    window,
+)
 
 KINDS = ("glioma", "meningioma", "notumor", "pituitary")
 

@@ -17,8 +17,7 @@ import cv2
 import numpy as np
 
 from .base import Difficulty, Drawing
-from .draw import (binary_mask, blend, blur, coverage, draw, fourier_profile, smooth_noise, to_uint8,
-                   window)
+from .draw import binary_mask, blend, blur, coverage, draw, fourier_profile, smooth_noise, to_uint8, window
 
 KINDS = ("benign", "malignant", "normal")
 

@@ -102,7 +102,7 @@ def _br35h(task: Task, counts: Mapping[str, int], out: Path, seed: int):
 def _busi(task: Task, counts: Mapping[str, int], out: Path, seed: int):
     root = out / "Dataset_BUSI_with_GT"
     items = []
-    for ci, (label, n) in enumerate(counts.items()):
+    for label, n in counts.items():
         for i in range(n):
             stem = f"{label} ({i + 1})"
             two = label != "normal" and i % BUSI_SECOND_LESION_EVERY == 3

@@ -21,13 +21,13 @@ import numpy as np
 
 from core import paths
 from core.preprocess import Prepared, prepare
-from core.serving.modality_guard import GUARD_KIND
 from core.serving import conformal
 from core.serving.calibration import apply_temperature
 from core.serving.cards import CARD_SUFFIX, DEFAULT_UNCERTAINTY_THRESHOLD
 from core.serving.errors import ModelCardError, ModelNotFoundError, ServingError
 from core.serving.forward import Forward
 from core.serving.loader import load_keras_checked, load_ood_checked
+from core.serving.modality_guard import GUARD_KIND
 from core.serving.store import select_card
 from core.tasks import Task, get_task
 
