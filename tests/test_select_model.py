@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from training import select_model
@@ -11,6 +12,11 @@ from training import select_model
 
 def _run(folder, name, val, test, params=1000):
     folder.mkdir(parents=True)
+    # validation logits: correct class scored 2.0 on a fraction `val` of 20 images
+    y = np.zeros(20, int)
+    logits = np.zeros((20, 2))
+    logits[: round(20 * val), 0] = 2.0
+    np.savez(folder / "scores.npz", val_logits=logits, val_y=y)
     (folder / "config.json").write_text(json.dumps(
         {"run": name, "model": name, "weights": "none", "image_size": 64}))
     (folder / "metrics.json").write_text(json.dumps({
@@ -21,6 +27,7 @@ def _run(folder, name, val, test, params=1000):
 
 
 def test_the_best_validation_run_wins_even_when_another_tests_better(tmp_path):
+    # b has the lower validation log-loss (more images confidently right) but the worse test accuracy
     runs = [_run(tmp_path / "a", "a", val=0.90, test=0.99), _run(tmp_path / "b", "b", val=0.95, test=0.80)]
     report = select_model.main(["--task", "breast_us", "--runs", ",".join(runs), "--out", str(tmp_path / "out")])
     assert report["winner"] == "b"
@@ -37,6 +44,16 @@ def test_an_unfinished_run_is_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
         select_model.main(["--task", "breast_us", "--runs", str(tmp_path / "half")])
     assert "has no config.json" in capsys.readouterr().err
+
+
+def test_log_loss_separates_runs_that_accuracy_cannot(tmp_path):
+    a = _run(tmp_path / "a", "a", val=0.90, test=0.5)
+    b = _run(tmp_path / "b", "b", val=0.90, test=0.5)
+    with np.load(tmp_path / "b" / "scores.npz") as s:
+        logits = s["val_logits"] * 2  # same decisions, more confident where right
+    np.savez(tmp_path / "b" / "scores.npz", val_logits=logits, val_y=np.zeros(20, int))
+    report = select_model.main(["--task", "breast_us", "--runs", f"{a},{b}", "--out", str(tmp_path / "out")])
+    assert report["winner"] == "b"
 
 
 def test_wilson_interval_matches_the_textbook_value():

@@ -3,8 +3,9 @@
     python -m training.select_model --task breast_us --runs runs/breast_us/mobilenet_real,runs/breast_us/small_cnn_real
 
 Each run folder holds the ``config.json`` and ``metrics.json`` that ``training.train_classifier`` wrote. The winner
-is chosen on validation accuracy alone (ties: fewer parameters); test figures are reported for the winner only,
-so the test split is looked at once, for the model that is served. The table goes to
+is chosen on validation log-loss (the early-stopping criterion; it separates candidates that a validation split of
+a hundred images cannot separate by accuracy), ties broken by fewer parameters; validation accuracy is reported too.
+Test figures are reported for the winner only. The table goes to
 ``results/model_selection/<task>.json`` and ``.md`` with the command that made it.
 """
 
@@ -15,6 +16,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 from core import paths
 from training.cli import run, write_json_atomic, write_text_atomic
@@ -35,7 +38,7 @@ class SelectConfig:
         if not self.task or not self.runs:
             raise ConfigError("Pass --task and --runs (comma-separated run folders).")
         for folder in self.runs:
-            for name in ("config.json", "metrics.json"):
+            for name in ("config.json", "metrics.json", "scores.npz"):
                 if not (Path(folder) / name).is_file():
                     raise ConfigError(f"The run folder '{folder}' has no {name}: is the run finished?")
         return self
@@ -59,10 +62,15 @@ def _count(epochs) -> int | None:
 def _row(folder: Path) -> dict:
     config = json.loads((folder / "config.json").read_text())
     metrics = json.loads((folder / "metrics.json").read_text())
+    with np.load(folder / "scores.npz") as scores:
+        logits, y = scores["val_logits"].astype(np.float64), scores["val_y"].astype(int)
+    log_probs = logits - logits.max(1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
     return {
         "run": config.get("run") or config["model"], "model": config["model"], "weights": config["weights"],
         "image_size": config.get("image_size"), "epochs_run": _count(metrics.get("epochs_run")),
         "train_minutes": round(metrics["train_seconds"] / 60, 1), "params": metrics["params"],
+        "val_log_loss": float(-log_probs[np.arange(len(y)), y].mean()),
         "val_accuracy": metrics["val_accuracy"], "val_n": metrics["split_sizes"]["val"],
         "_test": metrics["test"], "_test_n": metrics["split_sizes"]["test"],
     }
@@ -70,13 +78,13 @@ def _row(folder: Path) -> dict:
 
 def select(cfg: SelectConfig, command: str | None = None) -> dict:
     """Rank the runs on validation accuracy; write the JSON and Markdown report; return it."""
-    rows = sorted((_row(Path(f)) for f in cfg.runs), key=lambda r: (-r["val_accuracy"], r["params"]))
+    rows = sorted((_row(Path(f)) for f in cfg.runs), key=lambda r: (r["val_log_loss"], r["params"]))
     winner = rows[0]
     test = winner["_test"]
     n = winner["_test_n"]
     correct = round(test["accuracy"] * n)
     report = {
-        "task": cfg.task, "command": command, "criterion": "validation accuracy (ties: fewer parameters)",
+        "task": cfg.task, "command": command, "criterion": "validation log-loss (ties: fewer parameters)",
         "candidates": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
         "winner": winner["run"],
         "winner_test": {"accuracy": test["accuracy"], "n": n, "ci95": wilson_interval(correct, n),
@@ -91,11 +99,11 @@ def select(cfg: SelectConfig, command: str | None = None) -> dict:
 
 def _markdown(report: dict) -> str:
     lines = [f"# Model selection: {report['task']}", "", f"Chosen on {report['criterion']}.", "",
-             "| run | architecture | weights | input px | epochs | CPU train min | params | val accuracy |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+             "| run | architecture | weights | input px | epochs | CPU train min | params | val log-loss | val accuracy |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in report["candidates"]:
         lines.append(f"| {r['run']} | {r['model']} | {r['weights']} | {r['image_size']} | {r['epochs_run']} | "
-                     f"{r['train_minutes']} | {r['params']:,} | {r['val_accuracy']:.3f} (n={r['val_n']}) |")
+                     f"{r['train_minutes']} | {r['params']:,} | {r['val_log_loss']:.3f} | {r['val_accuracy']:.3f} (n={r['val_n']}) |")
     t = report["winner_test"]
     lo, hi = t["ci95"]
     lines += ["", f"Served: **{report['winner']}**. Test accuracy (test split touched once, for this model only): "
