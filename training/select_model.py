@@ -106,7 +106,9 @@ def _markdown(report: dict) -> str:
                      f"{r['train_minutes']} | {r['params']:,} | {r['val_log_loss']:.3f} | {r['val_accuracy']:.3f} (n={r['val_n']}) |")
     t = report["winner_test"]
     lo, hi = t["ci95"]
-    lines += ["", f"Served: **{report['winner']}**. Test accuracy (test split touched once, for this model only): "
+    lines += ["", f"Served: **{report['winner']}**. Test accuracy (reported for the served model only; "
+              "training.train_classifier prints every run's test accuracy when it ends, so the test split was seen "
+              "for each candidate, but never used to choose): "
               f"{t['accuracy']:.3f} (95 % Wilson CI {lo:.3f}-{hi:.3f}, n={t['n']}); recall per class: "
               + ", ".join(f"{c} {v:.3f}" for c, v in t["per_class_recall"].items()) + ".",
               "", f"Command: `{report['command']}`", ""]
