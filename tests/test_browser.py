@@ -72,8 +72,14 @@ def _answer(page, file_name: str, data: bytes, marker: str | None = None) -> str
     if marker:
         page.get_by_text(marker).first.wait_for(timeout=180_000)
     answer = page.get_by_text(ANSWERS[0]).or_(page.get_by_text(ANSWERS[1])).or_(page.get_by_text(ANSWERS[2]))
-    answer.first.wait_for(timeout=180_000)
-    page.wait_for_timeout(500)  # let the rest of the run (overlay, downloads) land before reading
+    try:
+        answer.first.wait_for(timeout=180_000)
+        # The rest of the run (overlay, report) ends with the download buttons, unless the file was not analysed.
+        page.get_by_text("Download report (PDF)").or_(page.get_by_text(ANSWERS[2])).first.wait_for(timeout=180_000)
+    except Exception:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT_DIR / "timed-out.png"), full_page=True)  # what the page showed
+        raise
     return page.inner_text("body")
 
 
