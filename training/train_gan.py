@@ -65,11 +65,16 @@ def run_dir_for(cfg: GanConfig) -> Path:
     return Path(cfg.runs_dir) if cfg.runs_dir else paths.RUNS_DIR / cfg.task / f"gan-{cfg.class_id}"
 
 
+def classifier_config(cfg: GanConfig) -> TrainConfig:
+    """The classifier config whose split and data description the generator shares (same data, seed, fractions)."""
+    return TrainConfig(
+        task=cfg.task, data=cfg.data, seed=cfg.seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+        respect_source=cfg.respect_source, limit=cfg.limit, kind=cfg.kind, generator_seed=cfg.generator_seed)
+
+
 def classifier_split(cfg: GanConfig) -> datasets.PreparedData:
     """The split train_classifier makes with the same data, seed, fractions, limit and de-duplication."""
-    return datasets.prepare_data(TrainConfig(
-        task=cfg.task, data=cfg.data, seed=cfg.seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-        respect_source=cfg.respect_source, limit=cfg.limit, kind=cfg.kind, generator_seed=cfg.generator_seed))
+    return datasets.prepare_data(classifier_config(cfg))
 
 
 def real_table(cfg: GanConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -196,8 +201,7 @@ def _card(cfg: GanConfig, table: pd.DataFrame, split: dict, quality: dict, speed
           digest: str, command: str, run_dir: Path) -> dict:
     task = get_task(cfg.task)
     layout = core_data.detect_layout(cfg.data) if Path(cfg.data).is_dir() else None
-    # describe_training_data reads only data, kind and generator_seed, which GanConfig shares with TrainConfig.
-    training_data = datasets.describe_training_data(cfg, task, layout)
+    training_data = datasets.describe_training_data(classifier_config(cfg), task, layout)
     training_data.update(n_real_images=int(len(table)), split=split, class_images_sha256=table_digest(table))
     return {
         "kind": CARD_KIND, "schema_version": 2, "task_id": task.id, "class_id": cfg.class_id,
