@@ -99,11 +99,13 @@ def select(cfg: SelectConfig, command: str | None = None) -> dict:
 
 def _markdown(report: dict) -> str:
     lines = [f"# Model selection: {report['task']}", "", f"Chosen on {report['criterion']}.", "",
-             "| run | architecture | weights | input px | epochs | CPU train min | params | val log-loss | val accuracy |",
+             "| run | architecture | weights | input px | epochs | CPU train min | params | val log-loss "
+             "| val accuracy |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in report["candidates"]:
         lines.append(f"| {r['run']} | {r['model']} | {r['weights']} | {r['image_size']} | {r['epochs_run']} | "
-                     f"{r['train_minutes']} | {r['params']:,} | {r['val_log_loss']:.3f} | {r['val_accuracy']:.3f} (n={r['val_n']}) |")
+                     f"{r['train_minutes']} | {r['params']:,} | {r['val_log_loss']:.3f} | "
+                     f"{r['val_accuracy']:.3f} (n={r['val_n']}) |")
     t = report["winner_test"]
     lo, hi = t["ci95"]
     lines += ["", f"Served: **{report['winner']}**. Test accuracy (reported for the served model only; "
