@@ -62,3 +62,11 @@ def test_the_guard_needs_the_images_and_enough_training_images(guard):
         guard.score(features, None)
     with pytest.raises(OODDetectorError, match="training"):
         fit_modality_guard(features, images, features, images)
+
+
+def test_the_guard_file_holds_no_pictures_of_the_training_images(guard, tmp_path):
+    guard.save(tmp_path / "guard.ood.npz")
+    with np.load(tmp_path / "guard.ood.npz") as npz:
+        stored = [key for key in npz.files if key.startswith("ref_")]
+        assert stored == ["ref_features", "ref_statistics"]
+        assert all(npz[key].shape[1] <= 64 for key in stored)  # 48 stand-in features, 20 statistics: no thumbnails

@@ -4,11 +4,11 @@ A softmax names a class for anything. Real scans of one modality are varied (pla
 single Gaussian around them (``core.serving.ood``) is either too tight for real scans or too loose for other
 modalities. This guard combines two ideas, each with its threshold chosen on the validation split:
 
-- **one-class, k nearest neighbours** (Sun et al., ICML 2022) in three views of the image: the model's
-  L2-normalised penultimate features, simple image statistics (``core.serving.ood.image_statistics``), and a
-  16 x 16 grey + 8 x 8 colour-saturation thumbnail. An image far from every training image in any view is refused;
+- **one-class, k nearest neighbours** (Sun et al., ICML 2022) in two views of the image: the model's
+  L2-normalised penultimate features and simple image statistics (``core.serving.ood.image_statistics``).
+  An image far from every training image in either view is refused;
   kNN follows a many-mode distribution (axial, coronal, sagittal; T1, T2, FLAIR) that a Gaussian cannot.
-- **a modality gate**: a logistic regression on the three views, trained to tell training images from negatives of
+- **a modality gate**: a logistic regression on those views and a 16 x 16 grey + 8 x 8 saturation thumbnail, trained to tell training images from negatives of
   known kinds (blank frames, noise, photo-like pictures, phantoms of the other modalities and, where the real
   datasets are at hand, real images of the other modalities). It is what refuses a real breast ultrasound under a
   brain model even when the ultrasound's features happen to sit near a brain scan's.
@@ -29,6 +29,9 @@ from sklearn.linear_model import LogisticRegression
 from core.atomic import atomic_write
 from core.serving.ood import OODDetectorError, image_statistics
 
+#: Views searched by nearest neighbours. The thumbnail view feeds the gate only: its training vectors are tiny
+#: pictures of the training scans, which must not ship inside the model's files.
+KNN_VIEWS = ("features", "statistics")
 #: Format marker stored in the ``.npz`` so the loader can tell this guard from the Gaussian detector.
 GUARD_KIND = "knn-views+gate/1"
 #: Fraction of validation images each part keeps: four parts keep about 98 % together.
@@ -103,7 +106,7 @@ class ModalityGuard:
 
     def _standardised(self, features: np.ndarray, images: np.ndarray) -> dict[str, np.ndarray]:
         views = view_vectors(features, images)
-        return {name: (views[name] - self.means[name]) / self.scales[name] for name in self.references}
+        return {name: (views[name] - self.means[name]) / self.scales[name] for name in self.means}
 
     def part_scores(self, features: np.ndarray, images: np.ndarray | None) -> dict[str, np.ndarray]:
         """Each part's score divided by its threshold (> 1: that part refuses)."""
@@ -136,9 +139,10 @@ class ModalityGuard:
     def save(self, path: str | Path) -> str:
         """Write the guard to one ``.npz`` atomically; returns its sha256."""
         arrays = {"guard_kind": np.array(GUARD_KIND), "k": np.array(self.k), "threshold": np.array(self.threshold)}
+        for name in self.means:
+            arrays[f"mean_{name}"], arrays[f"scale_{name}"] = self.means[name], self.scales[name]
         for name in self.references:
             arrays[f"ref_{name}"] = self.references[name].astype(np.float16)
-            arrays[f"mean_{name}"], arrays[f"scale_{name}"] = self.means[name], self.scales[name]
             arrays[f"thr_{name}"] = np.array(self.view_thresholds[name])
         if self.gate_coef is not None:
             arrays.update(gate_coef=self.gate_coef, gate_intercept=np.array(self.gate_intercept),
@@ -151,10 +155,11 @@ class ModalityGuard:
     def from_npz(cls, npz) -> ModalityGuard:
         """Rebuild a guard from the arrays :meth:`save` wrote."""
         names = sorted(key[4:] for key in npz.files if key.startswith("ref_"))
+        views = sorted(key[5:] for key in npz.files if key.startswith("mean_"))
         gate = "gate_coef" in npz.files
         return cls(
             references={n: npz[f"ref_{n}"].astype(np.float32) for n in names},
-            means={n: npz[f"mean_{n}"] for n in names}, scales={n: npz[f"scale_{n}"] for n in names},
+            means={n: npz[f"mean_{n}"] for n in views}, scales={n: npz[f"scale_{n}"] for n in views},
             view_thresholds={n: float(npz[f"thr_{n}"]) for n in names},
             gate_coef=npz["gate_coef"] if gate else None,
             gate_intercept=float(npz["gate_intercept"]) if gate else 0.0,
@@ -189,7 +194,7 @@ def fit_modality_guard(train_features: np.ndarray, train_images: np.ndarray, val
     std_train = {n: (v - means[n]) / scales[n] for n, v in train.items()}
     std_val = {n: (v - means[n]) / scales[n] for n, v in val.items()}
     keep = np.random.default_rng(seed).permutation(n_train)[:MAX_REFERENCE]
-    references = {n: v[keep] for n, v in std_train.items()}
+    references = {n: std_train[n][keep] for n in KNN_VIEWS}
     thresholds = {n: float(np.quantile(_kth_distance(std_val[n], references[n], K_NEIGHBOURS), keep_quantile))
                   for n in references}
     guard = ModalityGuard(references, means, scales, {n: max(t * MARGIN, 1e-6) for n, t in thresholds.items()})
