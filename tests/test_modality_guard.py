@@ -57,7 +57,7 @@ def test_the_guard_scores_the_same_after_a_round_trip_through_its_file(guard, tm
 
 
 def test_the_guard_needs_the_images_and_enough_training_images(guard):
-    features, images = _brains(4, 4)
+    features, images = _brains(3, 4)
     with pytest.raises(OODDetectorError, match="prepared images"):
         guard.score(features, None)
     with pytest.raises(OODDetectorError, match="training"):

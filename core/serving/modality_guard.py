@@ -184,8 +184,10 @@ def fit_modality_guard(train_features: np.ndarray, train_images: np.ndarray, val
         OODDetectorError: too few images to fit.
     """
     n_train = min(len(train_features), len(train_images))
-    if n_train < 2 * K_NEIGHBOURS or len(val_images) < 2:
-        raise OODDetectorError(f"At least {2 * K_NEIGHBOURS} training and 2 validation images are needed.")
+    if n_train < 4 or len(val_images) < 2:
+        raise OODDetectorError("At least 4 training and 2 validation images are needed to fit the guard.")
+    # Tiny training sets (quick runs) look at a nearer neighbour; real ones at the 5th.
+    k = min(K_NEIGHBOURS, n_train // 2)
     train = view_vectors(train_features[:n_train], train_images[:n_train])
     val = view_vectors(val_features[:len(val_images)], val_images)
     means = {n: v.mean(0) for n, v in train.items()}
@@ -195,9 +197,9 @@ def fit_modality_guard(train_features: np.ndarray, train_images: np.ndarray, val
     std_val = {n: (v - means[n]) / scales[n] for n, v in val.items()}
     keep = np.random.default_rng(seed).permutation(n_train)[:MAX_REFERENCE]
     references = {n: std_train[n][keep] for n in KNN_VIEWS}
-    thresholds = {n: float(np.quantile(_kth_distance(std_val[n], references[n], K_NEIGHBOURS), keep_quantile))
+    thresholds = {n: float(np.quantile(_kth_distance(std_val[n], references[n], k), keep_quantile))
                   for n in references}
-    guard = ModalityGuard(references, means, scales, {n: max(t * MARGIN, 1e-6) for n, t in thresholds.items()})
+    guard = ModalityGuard(references, means, scales, {n: max(t * MARGIN, 1e-6) for n, t in thresholds.items()}, k=k)
     if negative_features is not None and negative_images is not None and len(negative_images):
         neg = view_vectors(negative_features[:len(negative_images)], negative_images)
         std_neg = {n: (v - means[n]) / scales[n] for n, v in neg.items()}
