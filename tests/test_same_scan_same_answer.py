@@ -1,6 +1,6 @@
 """The same pixels get the same answer, whatever the file format they arrive in (real scans, served models).
 
-A real slice read from its published JPEG is re-delivered as PNG, as a 16-bit TIFF holding the full 16-bit
+A real slice read from its published file (its grey channel) is re-delivered as PNG, as a 16-bit TIFF holding the full 16-bit
 range, and as a 12-bit DICOM whose window maps its stored values back onto the same grey levels. Every copy
 must get the same class, the same refusal decision, and probabilities within one percentage point.
 """
@@ -42,13 +42,18 @@ def _files(folder, n):
 def test_one_scan_in_four_formats_gets_one_answer(real_data, task_id):
     model = inference.load_model(task_id)
     for path in _files(real_data(task_id), N_IMAGES):
-        reference_pixels = load_image(path.read_bytes())
+        published = load_image(path.read_bytes())
+        # Grey scans only: a slice with coloured calipers or a colour cast has no single grey version to compare.
+        reference_pixels = np.repeat(published[..., :1], 3, axis=2)
         reference = model.predict(reference_pixels)
-        for fmt, data in _copies(reference_pixels).items():
+        copies = _copies(reference_pixels)
+        if (published == reference_pixels).all():
+            copies["published file"] = path.read_bytes()
+        for fmt, data in copies.items():
             pixels = load_image(data)
             assert np.abs(pixels.astype(int) - reference_pixels.astype(int)).max() <= 1, (path.name, fmt)
             other = model.predict(pixels)
             assert other.out_of_distribution == reference.out_of_distribution, (path.name, fmt)
             assert other.top_class == reference.top_class, (path.name, fmt)
-            assert np.abs(np.asarray(other.probabilities) - np.asarray(reference.probabilities)).max() <= 0.01, \
-                (path.name, fmt)
+            gap = max(abs(other.probabilities[c] - reference.probabilities[c]) for c in reference.probabilities)
+            assert gap <= 0.01, (path.name, fmt, gap)
