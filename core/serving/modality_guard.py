@@ -8,10 +8,11 @@ modalities. This guard combines two ideas, each with its threshold chosen on the
   L2-normalised penultimate features and simple image statistics (``core.serving.ood.image_statistics``).
   An image far from every training image in either view is refused;
   kNN follows a many-mode distribution (axial, coronal, sagittal; T1, T2, FLAIR) that a Gaussian cannot.
-- **a modality gate**: a logistic regression on those views and a 16 x 16 grey + 8 x 8 saturation thumbnail, trained to tell training images from negatives of
-  known kinds (blank frames, noise, photo-like pictures, phantoms of the other modalities and, where the real
-  datasets are at hand, real images of the other modalities). It is what refuses a real breast ultrasound under a
-  brain model even when the ultrasound's features happen to sit near a brain scan's.
+- **a modality gate**: a logistic regression on those views and a 16 x 16 grey + 8 x 8 saturation thumbnail,
+  trained to tell training images from negatives of known kinds (blank frames, noise, photo-like pictures,
+  phantoms of the other modalities and, where the real datasets are at hand, real images of the other modalities).
+  It is what refuses a real breast ultrasound under a brain model even when the ultrasound's features happen to
+  sit near a brain scan's.
 
 Scores are ratios to each part's threshold; the guard's score is the largest, so 1.0 is the decision boundary.
 """
