@@ -102,9 +102,12 @@ def describe_training_data(cfg: TrainConfig, task: Task, layout: str | None) -> 
     return section
 
 
-def file_list_digest(paths_: list[str]) -> str:
-    """sha256 over the sorted sha256s of the files: names the exact images used, whatever their paths."""
-    digests = sorted(duplicates.file_sha256(p) for p in paths_)
+def file_list_digest(paths_: list[str], sha256s: list[str] | None = None) -> str:
+    """sha256 over the sorted sha256s of the files: names the exact images used, whatever their paths.
+
+    ``sha256s`` are the files' digests when already known (the duplicate grouping computes them).
+    """
+    digests = sorted(sha256s if sha256s is not None else (duplicates.file_sha256(p) for p in paths_))
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
@@ -204,7 +207,8 @@ def finish_splits(cfg: TrainConfig, splits: dict[str, pd.DataFrame], layout: str
         section["images_read"] = int(read)
     used = pd.concat(list(splits.values()), ignore_index=True)
     section["images_per_class"] = {str(k): int(v) for k, v in used["label"].value_counts().sort_index().items()}
-    section["file_list_sha256"] = file_list_digest(used["path"].astype(str).tolist())
+    known = used["sha256"].tolist() if "sha256" in used.columns and used["sha256"].notna().all() else None
+    section["file_list_sha256"] = file_list_digest(used["path"].astype(str).tolist(), known)
     return PreparedData(splits, section, pairs)
 
 

@@ -33,17 +33,13 @@ GROUP_PREFIX = "dup:"
 _BLOCK = 1024
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def file_sha256(path: str) -> str:
-    """Hex sha256 of a file's bytes."""
-    return _sha256(path)
 
 
 def _phash(path: str) -> np.uint64:
@@ -79,7 +75,7 @@ def find_cross_split_duplicates(splits: dict[str, pd.DataFrame], max_distance: i
     paths = {name: splits[name]["path"].astype(str).tolist() for name in names}
     unique = sorted({p for ps in paths.values() for p in ps})
     try:
-        sha = {p: _sha256(p) for p in unique}
+        sha = {p: file_sha256(p) for p in unique}
     except OSError as error:
         raise DatasetError(f"Cannot read '{error.filename}' to check for duplicates: {error.strerror}.") \
             from error
@@ -142,12 +138,14 @@ class DuplicateSummary:
         return asdict(self)
 
 
-def duplicate_groups(paths: list[str], max_distance: int = MAX_DISTANCE) -> np.ndarray:
+def duplicate_groups(paths: list[str], max_distance: int = MAX_DISTANCE,
+                     sha256s: list[str] | None = None) -> np.ndarray:
     """Group id per image: images linked by equal bytes or a pHash distance <= ``max_distance`` share one.
 
     Args:
         paths: image files.
         max_distance: pHash Hamming threshold (0-64).
+        sha256s: the files' digests when the caller already has them.
 
     Returns:
         (N,) int array; a group of size one is an image with no copy.
@@ -158,7 +156,7 @@ def duplicate_groups(paths: list[str], max_distance: int = MAX_DISTANCE) -> np.n
     if not paths:
         return np.zeros(0, dtype=int)
     try:
-        sha = [_sha256(p) for p in paths]
+        sha = sha256s if sha256s is not None else [file_sha256(p) for p in paths]
     except OSError as error:
         raise DatasetError(f"Cannot read '{error.filename}' to check for duplicates: {error.strerror}.") from error
     hashes = np.array([_phash(p) for p in paths], dtype=np.uint64)
@@ -188,12 +186,18 @@ def group_duplicates(df: pd.DataFrame, max_distance: int = MAX_DISTANCE) -> tupl
         max_distance: pHash Hamming threshold.
 
     Returns:
-        (the table without the ambiguous rows, its summary); ``len(df) == len(result) + dropped``.
+        (the table without the ambiguous rows, with a ``sha256`` column, and its summary);
+        ``len(df) == len(result) + dropped``.
     """
     if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)) \
             or not 0 <= max_distance <= 64:
         raise DatasetError(f"max_distance must be an integer from 0 to 64, got {max_distance!r}.")
-    groups = duplicate_groups(df["path"].astype(str).tolist(), max_distance)
+    paths = df["path"].astype(str).tolist()
+    try:
+        sha = [file_sha256(p) for p in paths]
+    except OSError as error:
+        raise DatasetError(f"Cannot read '{error.filename}' to check for duplicates: {error.strerror}.") from error
+    groups = duplicate_groups(paths, max_distance, sha)
     sizes = np.bincount(groups) if len(groups) else np.zeros(0, dtype=int)
     in_group = sizes[groups] > 1
     labels_per_group = pd.Series(df["label"].to_numpy()).groupby(groups).nunique()
@@ -203,6 +207,7 @@ def group_duplicates(df: pd.DataFrame, max_distance: int = MAX_DISTANCE) -> tupl
     tie = in_group & (subject.to_numpy() == "")
     subject[tie] = [f"{GROUP_PREFIX}{g}" for g in groups[tie]]
     out["subject"] = subject.to_numpy()
+    out["sha256"] = sha  # the card's file-list digest reuses it instead of reading every file again
     out = out[~conflict].reset_index(drop=True)
     out.attrs.update(df.attrs)
     summary = DuplicateSummary(int(max_distance), int((sizes > 1).sum()), int(in_group.sum()), int(conflict.sum()))
