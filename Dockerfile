@@ -20,7 +20,7 @@ RUN pip install -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY training ./training
-COPY pages ./pages
+COPY views ./views
 COPY widgets ./widgets
 COPY app.py ./
 COPY .streamlit ./.streamlit

@@ -1,4 +1,4 @@
-"""Streamlit entry point: navigation and the shared sidebar; every page lives in pages/."""
+"""Streamlit entry point: navigation and the shared sidebar; every page lives in views/."""
 
 import streamlit as st
 
@@ -8,22 +8,18 @@ from core.tasks import TASKS
 
 st.set_page_config(page_title="MedImg Second Opinion", page_icon=":material/radiology:", layout="wide")
 
-# URL paths differ from the file names on purpose: until st.navigation first runs in a server process (and
-# in every AppTest run) Streamlit serves pages/ in its legacy mode, which would run a page file of the same
-# name directly, skipping this script (AppTest then loses the page's widget state). The default page is
-# served at the root address only; its url_path is not an address of its own.
+# The page files live in views/, not pages/: a pages/ folder puts Streamlit in its legacy multipage mode
+# until st.navigation first runs in the server process, so a deep link (/models) opened on a fresh
+# server showed "Page not found". Diagnose, the default page, is served at the root address.
 page = st.navigation([
-    st.Page("pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:", url_path="diagnosis",
-            default=True),
-    st.Page("pages/gallery.py", title="GAN gallery", icon=":material/auto_awesome:", url_path="synthetic-gallery"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="model-cards"),
-    st.Page("pages/feedback.py", title="Feedback", icon=":material/rate_review:", url_path="clinician-feedback"),
-    st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about-the-tool"),
+    st.Page("views/diagnose.py", title="Diagnose", icon=":material/stethoscope:", default=True),
+    st.Page("views/gallery.py", title="GAN gallery", icon=":material/auto_awesome:", url_path="gallery"),
+    st.Page("views/models.py", title="Models", icon=":material/model_training:", url_path="models"),
+    st.Page("views/feedback.py", title="Feedback", icon=":material/rate_review:", url_path="feedback"),
+    st.Page("views/about.py", title="About", icon=":material/info:", url_path="about"),
 ])
 
-for key, value in ui.session_defaults().items():
-    st.session_state.setdefault(key, value)
-widgets.return_to_requested_page()
+widgets.require_session()
 
 with st.sidebar:
     st.selectbox("Task", list(TASKS), format_func=lambda t: TASKS[t].display_name, key="task_id")

@@ -26,7 +26,7 @@ from core.tasks import TASKS, get_task
 from tests._imagefiles import dicom_bytes
 
 APP = str(paths.REPO_ROOT / "app.py")
-PAGES = ["pages/diagnose.py", "pages/gallery.py", "pages/models.py", "pages/about.py"]
+PAGES = ["views/diagnose.py", "views/gallery.py", "views/models.py", "views/about.py"]
 MRI = get_task("brain_mri_4class")
 SIZE = 32
 TIMEOUT = 60  # the first run traces the model; later runs take a fraction of a second
@@ -285,8 +285,8 @@ def test_the_model_is_loaded_once_for_every_page_and_session(app, monkeypatch):
     monkeypatch.setattr(core.serving.served, "load_model", lambda *a, **k: loads.append(a) or real_load(*a, **k))
     st.cache_resource.clear()
     upload(app.run(), ("scan.png", png(phantom(SCAN))))
-    app.switch_page("pages/models.py").run()
-    app.switch_page("pages/diagnose.py").run()
+    app.switch_page("views/models.py").run()
+    app.switch_page("views/diagnose.py").run()
     assert not app.exception and len(loads) == 1
 
 
@@ -487,7 +487,7 @@ def test_a_cam_method_and_a_task_registered_at_run_time_are_offered_by_the_app(a
 
 
 def test_gallery_shows_only_synthetic_images_and_generates_from_a_seed(app):
-    app.run().switch_page("pages/gallery.py").run()
+    app.run().switch_page("views/gallery.py").run()
     assert not app.exception and not app.error
     shown = captions(app)
     assert len(shown) == 1 + 8 + 8  # the pre-rendered grid, 8 new samples, 8 interpolation steps
@@ -500,13 +500,13 @@ def test_gallery_shows_only_synthetic_images_and_generates_from_a_seed(app):
 def test_gallery_of_a_task_without_generators_says_so(app):
     app.run()
     app.sidebar.selectbox(key="task_id").set_value("brain_mri_binary")
-    app.run().switch_page("pages/gallery.py").run()
+    app.run().switch_page("views/gallery.py").run()
     assert not app.exception
     assert any("No GAN generators" in i for i in texts(app, "info"))
 
 
 def test_models_page_lists_every_card_with_a_comparison_in_plain_words(app, models_dir):
-    app.run().switch_page("pages/models.py").run()
+    app.run().switch_page("views/models.py").run()
     assert not app.exception
     labels = " ".join(e.label for e in app.expander)
     for name in ("tiny", "unsure", "real_tiny", "tampered"):
@@ -540,7 +540,7 @@ def test_every_figure_on_the_models_page_says_what_it_means():
 
 
 def test_about_page_names_every_dataset_and_the_disclaimer(app):
-    app.run().switch_page("pages/about.py").run()
+    app.run().switch_page("views/about.py").run()
     text = " ".join(texts(app, "markdown") + texts(app, "error"))
     assert "Not a medical device" in text
     for task in TASKS.values():

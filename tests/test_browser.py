@@ -7,6 +7,7 @@ machine without Chromium skips this test, saying how to install it; in CI (``CI`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -28,16 +29,12 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 pytestmark = pytest.mark.browser
 
 
-def _chromium() -> str | None:
+def _chromium(pw) -> str | None:
     """Debian's chromium, or None to use Playwright's own download when it exists."""
     system = shutil.which("chromium") or shutil.which("chromium-browser")
     if system:
         return system
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        bundled = pw.chromium.executable_path
-    if Path(bundled).exists():
+    if Path(pw.chromium.executable_path).exists():
         return None
     message = ("No Chromium: install it with 'sudo apt-get install chromium' or "
                "'python -m playwright install chromium' (scripts/test tries both).")
@@ -47,21 +44,34 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def browser_page():
+def playwright():
+    """One Playwright driver for the module (its sync API allows only one at a time)."""
     from playwright.sync_api import sync_playwright
 
-    executable = _chromium()
+    with sync_playwright() as pw:
+        yield pw
+
+
+@contextlib.contextmanager
+def fresh_app_page(pw, path: str = "", heading: str = "Diagnose"):
+    """A new app server and a headless Chromium page opened at ``base/path``, once ``heading`` is drawn."""
+    executable = _chromium(pw)
     port = free_port()
     args = ["run", "app.py", f"--server.port={port}", "--server.address=127.0.0.1", "--server.headless=true"]
-    with running_app(streamlit_command(args), port) as base, sync_playwright() as pw:
+    with running_app(streamlit_command(args), port) as base:
         browser = pw.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        # Diagnose is the navigation's default page, which Streamlit serves at the root address only
-        # (its url_path "diagnosis" gets "Page not found"): the address README and clinicians open.
-        page.goto(base, wait_until="domcontentloaded")
-        page.get_by_role("heading", name="Diagnose").first.wait_for(timeout=120_000)
+        page.goto(f"{base}/{path}", wait_until="domcontentloaded")
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(playwright):
+    # Diagnose is the navigation's default page, served at the root address: the one README and clinicians open.
+    with fresh_app_page(playwright) as page:
+        yield page
 
 
 def _answer(page, file_name: str, data: bytes, marker: str | None = None) -> str:
@@ -114,3 +124,12 @@ def test_at_tablet_width_the_model_status_is_visible_beside_the_verdict(browser_
     status = page.get_by_text("Demo on phantoms").or_(page.get_by_text("Research use only"))
     assert status.first.is_visible()
     page.screenshot(path=str(SCREENSHOT_DIR / "diagnosis-tablet.png"), full_page=True)
+
+
+def test_a_deep_link_opened_first_on_a_fresh_server_shows_its_page(playwright):
+    # The first request a new server ever gets is the Models page's own address (a bookmark, a link in a report).
+    with fresh_app_page(playwright, "models", heading="Models") as page:
+        page.wait_for_timeout(1000)
+        text, diagnose_headings = page.inner_text("body"), page.get_by_role("heading", name="Diagnose").count()
+    assert "Page not found" not in text
+    assert diagnose_headings == 0  # the Models page itself, not the default page in its place

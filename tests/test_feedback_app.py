@@ -121,7 +121,7 @@ def page(db):
     db.add(record("alpha", "glioma", 1), "agree", comment="typical", initials="JD")
     db.add(record("alpha", "glioma", 2), "meningioma")
     db.add(record("beta", "notumor", 3), "poor_image_quality")
-    at = AppTest.from_file(str(paths.REPO_ROOT / "pages" / "feedback.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(paths.REPO_ROOT / "views" / "feedback.py"), default_timeout=TIMEOUT)
     at.session_state["task_id"] = "brain_mri_4class"
     return at.run()
 
@@ -157,7 +157,7 @@ def test_the_page_and_the_controls_never_import_tensorflow(tmp_path):
         "sys.modules['tensorflow'] = None; sys.modules['keras'] = None  # any import of them now fails\n"
         "from streamlit.testing.v1 import AppTest\n"
         "import widgets.feedback, training.export_feedback\n"
-        f"at = AppTest.from_file({str(paths.REPO_ROOT / 'pages' / 'feedback.py')!r})\n"
+        f"at = AppTest.from_file({str(paths.REPO_ROOT / 'views' / 'feedback.py')!r})\n"
         "at.session_state['task_id'] = 'brain_mri_4class'\n"
         "at.run(timeout=60)\n"
         "assert not at.exception, at.exception\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py")) + ["app.py"]
+SCRIPTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "views").glob("*.py")) + ["app.py"]
 ALLOWED_ROOTS = {"streamlit", "core", "widgets", "__future__"}
 
 #: Runs with TensorFlow and Keras made unimportable: any import of them raises ImportError.
@@ -34,7 +34,7 @@ import sys
 sys.modules["tensorflow"] = None
 sys.modules["keras"] = None
 from streamlit.testing.v1 import AppTest
-for page in (None, "pages/models.py", "pages/about.py"):
+for page in (None, "views/models.py", "views/about.py"):
     at = AppTest.from_file(sys.argv[1], default_timeout=30)
     at.run()
     if page:
@@ -75,7 +75,7 @@ def test_every_page_is_a_short_script_of_streamlit_core_and_widgets_calls(script
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_the_redirect_guard_and_model_cache_are_not_rewritten_in_pages(script):
+def test_the_session_defaults_and_model_cache_are_not_rewritten_in_pages(script):
     source = (ROOT / script).read_text()
-    assert "st.switch_page(\"app.py\")" not in source  # widgets.require_session() instead
+    assert "session_defaults" not in source  # widgets.require_session() instead
     assert "cache_resource" not in source  # widgets.served_model() / widgets.generator() instead

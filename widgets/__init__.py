@@ -1,6 +1,6 @@
-"""Streamlit glue shared by the pages: the one cached model loader, the one redirect guard, renderers.
+"""Streamlit glue shared by the pages: the one cached model loader, the session defaults, renderers.
 
-``widgets`` is the only package besides ``pages/`` and ``app.py`` that imports Streamlit. It turns what
+``widgets`` is the only package besides ``views/`` and ``app.py`` that imports Streamlit. It turns what
 ``core.ui`` says into ``st.*`` calls so that each page stays a short script: ``session`` (the guard and the
 model cache), ``render`` (errors, status, verdict, probabilities), ``diagnosis`` and ``models`` (the parts
 of those pages), ``feedback`` (the clinician's answer to a verdict). It never imports TensorFlow
@@ -9,9 +9,9 @@ that came from a file is drawn with ``st.text``, never as Markdown.
 """
 
 from widgets.render import model_status_line, probability_chart, show_error, verdict_block
-from widgets.session import generator, preload_model, require_session, return_to_requested_page, served_model
+from widgets.session import generator, preload_model, require_session, served_model
 
 __all__ = [
     "generator", "model_status_line", "preload_model", "probability_chart", "require_session",
-    "return_to_requested_page", "served_model", "show_error", "verdict_block",
+    "served_model", "show_error", "verdict_block",
 ]

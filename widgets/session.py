@@ -1,9 +1,7 @@
-"""The session guard and the one model cache every page uses."""
+"""The session defaults and the one model cache every page uses."""
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -12,23 +10,13 @@ from core import ui
 
 
 def require_session() -> None:
-    """Send a visitor who opened a page's URL before ``app.py`` ever ran to the entry script, and back.
+    """Give a page the session's defaults (task, model, memo) when it runs without ``app.py`` before it.
 
-    ``app.py`` sets the session's defaults (task, model, memo) and the navigation; a page that Streamlit's
-    legacy ``pages/`` mode runs directly would otherwise run without them. The page asked for is
-    remembered, so ``app.py`` can open it again (:func:`return_to_requested_page`).
+    In the app every run goes through ``app.py``, which sets them; a page script run on its own (a test,
+    ``streamlit run views/models.py``) gets the same defaults here instead of failing on a missing key.
     """
-    if "task_id" not in st.session_state:
-        page = Path(inspect.stack()[1].filename)
-        st.session_state["requested_page"] = f"{page.parent.name}/{page.name}"
-        st.switch_page("app.py")
-
-
-def return_to_requested_page() -> None:
-    """In ``app.py``, after ``st.navigation``: open the page a deep link asked for (see :func:`require_session`)."""
-    page = st.session_state.pop("requested_page", None)
-    if page:
-        st.switch_page(page)
+    for key, value in ui.session_defaults().items():
+        st.session_state.setdefault(key, value)
 
 
 @st.cache_resource(show_spinner=False)
