@@ -537,6 +537,23 @@ def test_every_figure_on_the_models_page_says_what_it_means():
     assert table.loc["Prediction set", "value"] == "aims to hold the true class 90 % of the time; did so for " \
         "91.5 % of test images"
     assert "wrongly refuses 1.8 % of genuine ones" in table.loc["Foreign images", "value"]
+    assert table.loc["Heat map on the lesion", "value"] == "n/a"  # a card without an explanations section
+
+
+def test_the_models_page_gives_the_heat_map_audit_in_words():
+    from core.ui import measures_table
+
+    explained = {"explanations": {"pointing_game": 0.55, "images_with_lesion_mask": 100, "energy_in_mask": 0.15,
+                                  "pointing_game_centre_baseline": 0.4, "shortcut_audit": {"energy_outside_anatomy": 0.06, "flagged": False}}}
+    table = measures_table(explained)
+    assert table.loc["Heat map on the lesion", "value"] == ("hottest point on the lesion in 55 % of 100 test images; "
+                                                           "15 % of the heat inside the outline; always pointing at the "
+                                                           "centre would score 40 %")
+    assert table.loc["Heat off the patient", "value"] == "6 % of the heat"
+    explained["explanations"]["shortcut_audit"] = {"energy_outside_anatomy": 0.42, "flagged": True}
+    assert "FLAGGED" in measures_table(explained).loc["Heat off the patient", "value"]
+    no_masks = measures_table({"explanations": {"shortcut_audit": {"energy_outside_anatomy": 0.1}}})
+    assert no_masks.loc["Heat map on the lesion", "value"].startswith("not measured")
 
 
 def test_about_page_names_every_dataset_and_the_disclaimer(app):

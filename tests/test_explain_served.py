@@ -134,6 +134,7 @@ def test_the_card_section_reports_layer_pointing_game_and_shortcuts(bright_model
                                           [lesion, lesion[:, ::-1].copy()], sheet_path=tmp_path / "sheet.png")
     assert section["layer"] == "evidence" and section["layer_size"] == [SIZE, SIZE]
     assert section["pointing_game"] == 1.0 and section["energy_in_mask"] > 0.3
+    assert section["pointing_game_centre_baseline"] == 0.0  # the lesion is off-centre: the baseline misses
     assert section["deletion_auc"] < section["insertion_auc"]
     assert section["shortcut_audit"]["flagged"] is False
     assert (tmp_path / "sheet.png").stat().st_size > 0
@@ -155,3 +156,42 @@ def test_the_audit_command_writes_the_section_into_an_already_served_card(tmp_pa
     assert section["images"] > 0 and "shortcut_audit" in section
     assert (tmp_path / "breast_us" / section["shortcut_audit"]["contact_sheet"]).is_file()
     assert load_model("breast_us", "audited", models_dir=tmp_path).card["explanations"] == section
+
+
+def test_the_layer_is_chosen_by_pointing_game_on_held_out_lesions(bright_model):
+    image, lesion = _upload()
+    selection = explain.layer_selection(bright_model, [image, image], [lesion, None], candidates=["evidence"])
+    assert selection["chosen"] == "evidence" and selection["images"] == 1  # only images with a mask count
+    (row,) = selection["candidates"]
+    assert row["pointing_game"] == 1.0 and row["layer_size"] == [SIZE, SIZE] and row["energy_in_mask"] > 0.3
+
+
+def test_choosing_a_layer_without_any_lesion_mask_says_so(bright_model):
+    with pytest.raises(explain.ExplainError, match="None of the 1 images .* has a lesion mask"):
+        explain.layer_selection(bright_model, [_upload()[0]], [None])
+
+
+def test_the_audit_chooses_the_layer_on_the_validation_split_and_records_it(tmp_path, phantom_dataset):
+    from core.models import build_classifier
+    from core.serving import cards
+    from training import audit_explanations
+
+    root = phantom_dataset("breast_us", per_class=8, size=64)
+    _serve(tmp_path, build_classifier("small_cnn", "breast_us", (SIZE, SIZE, 3)), "chosen", "breast_us")
+    audit_explanations.main(["--task", "breast_us", "--data", str(root), "--models-dir", str(tmp_path),
+                             "--model", "chosen", "--choose-layer"])
+    section = cards.read_card(tmp_path / "breast_us" / "chosen.card.json")["explanations"]
+    selection = section["layer_selection"]
+    assert "val split" in selection["data"] and selection["images"] > 0
+    assert section["layer"] == selection["chosen"] == max(
+        selection["candidates"], key=lambda r: (r["pointing_game"], r["energy_in_mask"]))["layer"]
+    assert "test split" in section["data"]
+
+
+def test_the_audit_refuses_both_a_layer_and_choose_layer(tmp_path):
+    from training import audit_explanations
+
+    with pytest.raises(SystemExit) as stopped:
+        audit_explanations.main(["--task", "breast_us", "--data", str(tmp_path), "--layer", "conv3",
+                                 "--choose-layer"])
+    assert stopped.value.code != 0

@@ -16,6 +16,7 @@ PLOT_CAPTIONS = {
     "reliability": "Stated confidence against how often it was right; bars on the diagonal mean honest "
                    "probabilities (the legend's ECE is the calibration error above, as a fraction).",
     "history": "Training and validation scores per epoch (for researchers).",
+    "explanations": "Shortcut audit: the test images whose raw heat maps lie most outside the anatomy.",
 }
 
 

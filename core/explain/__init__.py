@@ -29,6 +29,7 @@ _LAZY = {
     "find_target_layer": "core.explain.layers",
     "choose_layer": "core.explain.layers",
     "explanation_section": "core.explain.audit",
+    "layer_selection": "core.explain.audit",
 }
 
 __all__ = ["CAM_METHODS", "COLORMAPS", "CamMethod", "ExplainError", "colour_bar", "get_method", "labels",

@@ -4,6 +4,8 @@
 the dataset has them) and returns: the layer used, pointing game, energy inside the lesion,
 deletion / insertion AUC, and the shortcut audit (heat outside the anatomy, on padding or on
 burned-in marks), with a contact sheet of the worst images saved beside the card.
+``layer_selection`` scores candidate feature maps on held-out lesion images (the validation split,
+never the test split) so the explained layer is chosen before the test figures are measured once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from core.explain import alignment, faithfulness
 from core.explain.anatomy import shortcut_mask
 from core.explain.engine import explained_layer, run_pass
 from core.explain.explanation import explain_prepared
+from core.explain.layers import candidate_layers
 from core.explain.overlay import overlay
+from core.explain.registry import ExplainError
 
 #: A model is flagged when, on average, more of its heat than this lies off the anatomy.
 SHORTCUT_FLAG = 0.3
@@ -28,6 +32,8 @@ CURVE_IMAGES = 24
 #: Images on the contact sheet of the worst shortcuts.
 SHEET_IMAGES = 8
 BATCH = 16
+#: Feature maps tried by ``layer_selection``, deepest first (MobileNet at 224 px: blocks 13 down to 10).
+SELECTION_CANDIDATES = 8
 
 
 def _shortcut_fraction(cam_at_input: np.ndarray, image: np.ndarray, geometry, recipe: str) -> float:
@@ -89,12 +95,63 @@ def _lesion_scores(served, rows) -> dict:
     return {
         "images_with_lesion_mask": len(with_mask),
         "pointing_game": float(np.mean(hits)),
+        "pointing_game_centre_baseline": float(np.mean([faithfulness.centre_hit(r["mask"]) for r in with_mask])),
         "pointing_tolerance": f"mask dilated by {faithfulness.POINTING_TOLERANCE:.0%} of the image side",
         "energy_in_mask": float(np.mean(energy)),
         "deletion_auc": float(np.mean([c[0] for c in curves])),
         "insertion_auc": float(np.mean([c[1] for c in curves])),
         "curve_images": len(curves),
     }
+
+
+def layer_selection(served, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],
+                    classes: Sequence[str | None] | None = None, method: str = "gradcam",
+                    candidates: Sequence[str] | None = None, data: str = "validation split") -> dict:
+    """Choose the feature map to explain by how well its maps point at lesions on held-out images.
+
+    Each candidate layer (default: the ``SELECTION_CANDIDATES`` deepest maps of at least
+    ``layers.MIN_SIDE`` cells) is scored on the images that have a lesion mask; the highest pointing
+    game wins, ties broken by energy inside the mask, then by depth. Pass validation images: the test
+    split is measured afterwards, once, at the chosen layer.
+
+    Args:
+        served: a ``core.serving.ServedModel``.
+        images, masks: decoded uploads and their lesion masks (None or empty where there is none).
+        classes: class to explain per image (e.g. the lesion's class); None: the predicted class.
+        method: the CAM method scored.
+        candidates: layer names to try; default as above.
+        data: words saying which images these are (goes into the card).
+
+    Returns:
+        ``{"chosen", "method", "criterion", "data", "images", "candidates": [{layer, layer_size,
+        pointing_game, energy_in_mask}, ...]}``.
+
+    Raises:
+        ExplainError: no image has a lesion mask, or no candidate layer.
+    """
+    classes = list(classes) if classes is not None else [None] * len(images)
+    keep = [i for i, m in enumerate(masks) if m is not None and np.any(m)]
+    if not keep:
+        raise ExplainError(f"None of the {len(images)} images of the {data} has a lesion mask, so there is "
+                           "nothing to choose the explained layer on.")
+    candidates = list(candidates or candidate_layers(served.keras_model)[:SELECTION_CANDIDATES])
+    if not candidates:
+        raise ExplainError(f"Model '{served.name}' has no feature map to choose from.")
+    scored = []
+    for layer in candidates:
+        rows = _evaluate(served, [images[i] for i in keep], [masks[i] for i in keep], [classes[i] for i in keep],
+                         method, layer)
+        scored.append({
+            "layer": layer, "layer_size": list(rows[0]["explanation"].layer_size),
+            "pointing_game": float(np.mean([faithfulness.pointing_hit(r["explanation"].heatmap, r["mask"])
+                                            for r in rows])),
+            "energy_in_mask": float(np.mean([faithfulness.energy_inside(r["explanation"].heatmap, r["mask"])
+                                             for r in rows])),
+        })
+    best = max(range(len(scored)), key=lambda i: (scored[i]["pointing_game"], scored[i]["energy_in_mask"], -i))
+    return {"chosen": scored[best]["layer"], "method": method,
+            "criterion": "highest pointing game, then energy in mask, then the deeper layer",
+            "data": data, "images": len(keep), "candidates": scored}
 
 
 def explanation_section(served, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None,

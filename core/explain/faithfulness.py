@@ -44,6 +44,14 @@ def pointing_hit(heatmap: np.ndarray, mask: np.ndarray, fraction: float = POINTI
     return bool(dilate(mask > 0, fraction)[y, x])
 
 
+def centre_hit(mask: np.ndarray, fraction: float = POINTING_TOLERANCE) -> bool:
+    """The pointing game of a map that always points at the image centre: the baseline a real map must beat
+    (lesions in cropped clinical images are often near the middle)."""
+    centre = np.zeros(mask.shape[:2], np.float32)
+    centre[mask.shape[0] // 2, mask.shape[1] // 2] = 1.0
+    return pointing_hit(centre, mask, fraction)
+
+
 def energy_inside(heatmap: np.ndarray, mask: np.ndarray) -> float:
     """Fraction of the map's total heat that lies inside the (undilated) mask; 0 for an empty map."""
     total = float(np.sum(heatmap))

@@ -124,6 +124,9 @@ def card_plots(card: Mapping[str, Any]) -> dict[str, Path]:
     candidates = {name: Path(p) for name, p in (_get(card, "training_run.plots") or {}).items()
                   if isinstance(p, str)}
     candidates.update({name: folder / p for name, p in (card.get("plots") or {}).items() if isinstance(p, str)})
+    sheet = _get(card, "explanations.shortcut_audit.contact_sheet")
+    if isinstance(sheet, str):  # written by training.audit_explanations on the machine that has the data
+        candidates["explanations"] = folder / sheet
     allowed = (folder.resolve(), Path(paths.RUNS_DIR).resolve())
     return {name: p for name, p in candidates.items()
             if p.suffix.lower() in _PLOT_SUFFIXES and p.is_file()

@@ -58,6 +58,26 @@ def _prediction_set(card: Card) -> str:
             + (f"; did so for {_pct(covered)} of test images" if isinstance(covered, (int, float)) else ""))
 
 
+def _heat_on_lesion(card: Card) -> str:
+    section = card.get("explanations") or {}
+    hit = section.get("pointing_game")
+    if not isinstance(hit, (int, float)):
+        return "not measured: no lesion outlines for these images" if section else MISSING
+    centre = section.get("pointing_game_centre_baseline")
+    return (f"hottest point on the lesion in {_pct(hit, 0)} of {section.get('images_with_lesion_mask')} test "
+            f"images; {_pct(section.get('energy_in_mask'), 0)} of the heat inside the outline"
+            + (f"; always pointing at the centre would score {_pct(centre, 0)}" if isinstance(centre, float) else ""))
+
+
+def _heat_off_anatomy(card: Card) -> str:
+    shortcut = _get(card, "explanations.shortcut_audit") or {}
+    share = shortcut.get("energy_outside_anatomy")
+    if not isinstance(share, (int, float)):
+        return MISSING
+    return f"{_pct(share, 0)} of the heat" + (" (FLAGGED: the maps look outside the patient)"
+                                              if shortcut.get("flagged") else "")
+
+
 def _latency(card: Card) -> str:
     ms = _number(card, "latency_ms.mean_ms", "latency_ms")
     return f"{ms:.0f} ms" if ms is not None else MISSING
@@ -93,6 +113,10 @@ MEASURES: tuple[Measure, ...] = (
             lambda c: _pct(c.get("uncertainty_threshold"), 0)),
     Measure("Prediction set", "The classes the model cannot rule out, at this coverage.", _prediction_set),
     Measure("Foreign images", "The check that refuses images unlike the training images.", _refusals),
+    Measure("Heat map on the lesion", "The Grad-CAM map checked against radiologists' lesion outlines (pointing "
+            "game), against a map that always points at the image centre.", _heat_on_lesion),
+    Measure("Heat off the patient", "Share of the map on padding, background, burned-in text or calipers; "
+            "above 30 % the model is flagged as looking at shortcuts.", _heat_off_anatomy),
     Measure("Time per image", "Measured on the machine that trained it.", _latency),
 )
 
