@@ -33,9 +33,6 @@ with st.sidebar:
                    "'image 1, 2, ...' with a short content hash, on screen and in every download.")
     st.caption("A second opinion, not a medical device.")
 
-if names:  # the model loads in a background thread while the page is drawn
-    widgets.preload_model(st.session_state["task_id"], st.session_state["model_name"])
-
 try:
     page.run()
 except Exception as exc:  # last resort: a sentence, never a traceback

@@ -14,7 +14,9 @@ card = ui.card_of(task.id, st.session_state["model_name"])
 
 st.title("Diagnose")
 st.caption(f"{task.display_name}. Upload one or more images, or try a bundled sample.")
-inputs = parts.choose_inputs(task)  # drawn before the model is ready: it loads in the background
+inputs = parts.choose_inputs(task)
+if card is not None:  # only now, with the uploader drawn: importing TensorFlow holds the interpreter for seconds
+    widgets.preload_model(task.id, st.session_state["model_name"])
 if card is None:
     widgets.show_error(f"No model is served for {task.display_name} yet. The About page explains how to "
                        "train one and drop it into models/.", "No model")
