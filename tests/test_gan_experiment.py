@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from training.config import ConfigError, TrainConfig
-from training.gan_augment_experiment import AUGMENTED, REAL, synthetic_counts
+from training.gan_augment_experiment import AUGMENTED, CONTROL, REAL, synthetic_counts
 from training.gan_config import GanExperimentConfig
 from training.gan_stats import paired_comparison, verdict
 
@@ -38,8 +38,13 @@ def test_each_fold_pairs_both_arms_on_its_real_test_images_and_its_generators_se
         run = fold["runs"][0]
         assert 0 <= run[REAL]["accuracy"] <= 1 and 0 <= run[AUGMENTED]["accuracy"] <= 1
         assert {"sensitivity (yes)", "sensitivity (no)"} <= run[REAL].keys()
+        assert 0 <= run[CONTROL]["accuracy"] <= 1  # the duplicated-real control arm, same fold and seed
+    control = saved["control"]
+    assert control["arm"] == CONTROL and control["extra_per_class"] == {"no": 4, "yes": 4}
+    assert "more than as many duplicated real images" in control["verdict"]["sentence"]
     report = (tmp_path / "results" / f"{TASK}_add.md").read_text()
     assert result["verdict"]["sentence"] in report and "What was run:** 2 of 2 folds x 1 seed(s)" in report
+    assert control["verdict"]["sentence"] in report
 
     test_images = []
     for k in (1, 2):
@@ -51,6 +56,10 @@ def test_each_fold_pairs_both_arms_on_its_real_test_images_and_its_generators_se
             same = sorted(augmented[augmented["split"] == split]["path"])
             assert sorted(real[real["split"] == split]["path"]) == same
         test_images.append(set(real[real["split"] == "test"]["path"]))
+        duplicated = pd.read_csv(tmp_path / "report" / f"fold_{k}" / "control" / "seed_42" / "splits.csv")
+        real_train, dup_train = real[real["split"] == "train"], duplicated[duplicated["split"] == "train"]
+        assert len(dup_train) == len(real_train) + 8 and set(dup_train["path"]) == set(real_train["path"])
+        assert (dup_train["label"].value_counts() - real_train["label"].value_counts()).to_dict() == {"no": 4, "yes": 4}
         for class_id in ("no", "yes"):  # each generator learnt from exactly its fold's training images
             card = json.loads((tmp_path / "report" / "generators" / f"fold_{k}" / f"{class_id}.card.json").read_text())
             assert card["n_real_images"] == int((real[real["split"] == "train"]["label"] == class_id).sum())
@@ -93,6 +102,16 @@ def test_the_verdict_says_helps_only_when_the_whole_interval_is_above_zero(real,
     result = verdict(paired_comparison(real, augmented))
     assert result["outcome"] == outcome and phrase in result["sentence"]
     assert "points accuracy (95 % CI" in result["sentence"]
+
+
+@pytest.mark.parametrize("control, augmented, phrase", [
+    ([0.80, 0.82, 0.78, 0.85, 0.81], [0.83, 0.84, 0.80, 0.86, 0.85], "help the classifier more than"),
+    ([0.80, 0.82, 0.78, 0.85, 0.81], [0.82, 0.80, 0.79, 0.84, 0.82], "do NOT help the classifier more than"),
+    ([0.90, 0.92, 0.88, 0.91, 0.93], [0.80, 0.83, 0.79, 0.82, 0.84], "help the classifier LESS than"),
+])
+def test_against_the_control_the_verdict_names_what_synthetic_images_were_compared_with(control, augmented, phrase):
+    sentence = verdict(paired_comparison(control, augmented), versus="as many duplicated real images")["sentence"]
+    assert f"{phrase} as many duplicated real images" in sentence
 
 
 def test_balance_tops_every_class_up_to_the_largest_and_add_adds_the_same_to_each():

@@ -8,7 +8,9 @@ The dataset is split into ``--folds`` stratified folds (``--seed``). In each fol
 is held out of the training part; the generators of the classes that get synthetic images are
 trained *inside the fold, on its training part only*; then for each training seed both arms train
 the same classifier with the same schedule, one on the real training part, one on it plus
-synthetic images (drawn afresh per seed), and both are scored on the fold's real test images.
+synthetic images (drawn afresh per seed), and both are scored on the fold's real test images. A
+control arm gets as many extra images per class as the synthetic arm, duplicated from the class's own
+real training images (seeded): it tells new GAN images apart from merely more, or rebalanced, images.
 ``--mode add`` adds ``--n-per-class`` images to every class; ``--mode balance`` tops every class up
 to the largest (as the ultrasound thesis did). Arms are compared per fold (seeds averaged within a
 fold): mean difference, t-based 95 % CI, paired t-test and Wilcoxon test (:mod:`training.gan_stats`).
@@ -35,7 +37,7 @@ from training import datasets
 from training.cli import run, to_dict, write_json_atomic, write_text_atomic
 from training.config import ConfigError, TrainConfig
 from training.gan_config import GanConfig, GanExperimentConfig
-from training.gan_report import AUGMENTED, REAL, to_markdown
+from training.gan_report import AUGMENTED, CONTROL, REAL, to_markdown
 from training.gan_stats import paired_comparison, verdict
 from training.generate import write_class_images
 from training.train_classifier import fit_and_score
@@ -127,6 +129,17 @@ def _augment(data: datasets.PreparedData, files: dict[str, list[Path]]) -> datas
     return datasets.PreparedData(splits, section, data.duplicates)
 
 
+def _duplicate(data: datasets.PreparedData, counts: dict[str, int], seed: int) -> datasets.PreparedData:
+    """The same split with ``counts[c]`` real training images of each class ``c`` repeated (the control arm)."""
+    train = data.splits["train"]
+    rng = np.random.default_rng(seed)
+    extra = [train[train["label"] == c].iloc[rng.integers(0, int((train["label"] == c).sum()), n)]
+             for c, n in counts.items() if n > 0]
+    splits = dict(data.splits, train=pd.concat([train, *extra], ignore_index=True))
+    section = dict(data.training_data, duplicated_added={c: int(n) for c, n in counts.items()})
+    return datasets.PreparedData(splits, section, data.duplicates)
+
+
 def _run_arm(train: TrainConfig, seed: int, run_dir: Path, data: datasets.PreparedData) -> dict:
     done = run_dir / "metrics.json"
     if train.resume and done.is_file():
@@ -148,11 +161,12 @@ def fold_means(folds: list[dict], arm: str, metric: str) -> list[float | None]:
     return out
 
 
-def compare(folds: list[dict], readers: dict) -> dict:
-    """Paired comparison per metric over the folds run so far."""
-    return {name: {"real_mean": _mean(fold_means(folds, REAL, name)),
+def compare(folds: list[dict], readers: dict, baseline: str = REAL) -> dict:
+    """Paired comparison per metric over the folds run so far: the synthetic arm against ``baseline``
+    (whose means are reported as ``real_mean``)."""
+    return {name: {"real_mean": _mean(fold_means(folds, baseline, name)),
                    "augmented_mean": _mean(fold_means(folds, AUGMENTED, name)),
-                   **paired_comparison(fold_means(folds, REAL, name), fold_means(folds, AUGMENTED, name))}
+                   **paired_comparison(fold_means(folds, baseline, name), fold_means(folds, AUGMENTED, name))}
             for name in readers}
 
 
@@ -180,7 +194,8 @@ def run_experiment(cfg: GanExperimentConfig, command: str | None = None) -> dict
 
     Returns:
         The report: ``folds``, ``seeds``, ``per_fold`` (both arms' figures per seed), ``comparison``
-        (per metric), ``mean_difference``, ``ci95``, ``p_value`` (accuracy), ``verdict``, ``data_digest``.
+        (per metric), ``mean_difference``, ``ci95``, ``p_value`` (accuracy), ``verdict``, ``data_digest``,
+        and ``control`` (the synthetic arm against the duplicated-real control arm, with its own verdict).
     """
     from training.train_gan import portable
 
@@ -226,11 +241,19 @@ def run_experiment(cfg: GanExperimentConfig, command: str | None = None) -> dict
             log.info("Fold %d, seed %d: real + synthetic arm (%s).", k, seed,
                      ", ".join(f"{c} +{len(f)}" for c, f in files.items()))
             augmented = _run_arm(train, seed, out / f"fold_{k}" / "augmented" / f"seed_{seed}", _augment(data, files))
-            fold["runs"].append({"seed": seed, REAL: _figures(real, readers), AUGMENTED: _figures(augmented, readers)})
+            log.info("Fold %d, seed %d: control arm (as many duplicated real images).", k, seed)
+            control = _run_arm(train, seed, out / f"fold_{k}" / "control" / f"seed_{seed}",
+                               _duplicate(data, counts, seed))
+            fold["runs"].append({"seed": seed, REAL: _figures(real, readers), AUGMENTED: _figures(augmented, readers),
+                                 CONTROL: _figures(control, readers)})
             result["comparison"] = compare(result["per_fold"], readers)
             accuracy = result["comparison"]["accuracy"]
             result.update(mean_difference=accuracy["mean_difference"], ci95=accuracy["ci95"],
                           p_value=accuracy["p_value"], verdict=verdict(accuracy, "accuracy"))
+            against = compare(result["per_fold"], readers, baseline=CONTROL)
+            result["control"] = {"arm": CONTROL, "extra_per_class": counts, "comparison": against,
+                                 "verdict": verdict(against["accuracy"], "accuracy",
+                                                    versus="as many duplicated real images")}
             _publish(result, out, cfg.results)
     result["complete"] = True
     result["files"] = {"json": str(out / "experiment.json"), "markdown": str(out / "experiment.md")}

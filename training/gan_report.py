@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 REAL, AUGMENTED = "real only", "real + synthetic"
+#: The control arm: as many extra images per class as the synthetic arm gets, duplicated from the class's
+#: own real training images. It separates "more / rebalanced images" from "new images the GAN made".
+CONTROL = "real + duplicated real"
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -49,11 +52,25 @@ def to_markdown(result: dict) -> str:
         diff = "n/a" if c["mean_difference"] is None else f"{c['mean_difference']:+.3f}"
         lines.append(f"| {name} | {_f(c['real_mean'])} | {_f(c['augmented_mean'])} | {diff} | {_ci(c['ci95'])} | "
                      f"{_f(c['p_value'], 3)} | {_f(c['p_value_wilcoxon'], 3)} |")
-    lines += ["", "Accuracy per fold and seed:", "", f"| fold | seed | {REAL} | {AUGMENTED} | synthetic added |",
-              "|---:|---:|---:|---:|---|"]
+    control = result.get("control")
+    if control:
+        lines += ["", f"Control: the same number of extra images per class, duplicated from the class's own real "
+                      f"training images (`{CONTROL}`), against the synthetic arm "
+                      "(difference = synthetic - duplicated):", ""]
+        if control.get("verdict"):
+            lines += [f"**{control['verdict']['sentence']}**", ""]
+        lines += [f"| metric | {CONTROL} | {AUGMENTED} | mean difference | 95 % CI | paired t p | Wilcoxon p |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, c in (control.get("comparison") or {}).items():
+            diff = "n/a" if c["mean_difference"] is None else f"{c['mean_difference']:+.3f}"
+            lines.append(f"| {name} | {_f(c['real_mean'])} | {_f(c['augmented_mean'])} | {diff} | {_ci(c['ci95'])} "
+                         f"| {_f(c['p_value'], 3)} | {_f(c['p_value_wilcoxon'], 3)} |")
+    arms = [REAL, AUGMENTED] + ([CONTROL] if control else [])
+    lines += ["", "Accuracy per fold and seed:", "", f"| fold | seed | {' | '.join(arms)} | synthetic added |",
+              "|---:|---:|" + "---:|" * len(arms) + "---|"]
     for fold in result["per_fold"]:
         added = ", ".join(f"{c} +{n}" for c, n in fold["synthetic_per_class"].items())
         for run in fold["runs"]:
-            lines.append(f"| {fold['fold']} | {run['seed']} | {_f(run[REAL]['accuracy'])} | "
-                         f"{_f(run[AUGMENTED]['accuracy'])} | {added} |")
+            cells = " | ".join(_f(run[arm]["accuracy"]) if arm in run else "n/a" for arm in arms)
+            lines.append(f"| {fold['fold']} | {run['seed']} | {cells} | {added} |")
     return "\n".join(lines) + "\n"

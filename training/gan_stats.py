@@ -45,7 +45,8 @@ def paired_comparison(baseline: Sequence[float | None], treated: Sequence[float 
     return out
 
 
-def verdict(comparison: dict, metric: str = "accuracy", unit: float = 100.0, unit_name: str = "points") -> dict:
+def verdict(comparison: dict, metric: str = "accuracy", unit: float = 100.0, unit_name: str = "points",
+            versus: str | None = None) -> dict:
     """A plain sentence: does the treated arm help? "Helps" only when the whole 95 % CI is above zero.
 
     Args:
@@ -53,6 +54,8 @@ def verdict(comparison: dict, metric: str = "accuracy", unit: float = 100.0, uni
         metric: the metric's name, used in the sentence.
         unit: multiplier for the figures (100: fractions shown as percentage points).
         unit_name: the unit's name.
+        versus: what the synthetic arm is compared with when it is not the real-only arm (e.g. "as many
+            duplicated real images"): the sentence then says whether synthetic images beat it.
 
     Returns:
         ``metric``, ``outcome`` ("improved", "no_improvement", "worse" or "undetermined"),
@@ -65,11 +68,18 @@ def verdict(comparison: dict, metric: str = "accuracy", unit: float = 100.0, uni
                     sentence=f"Too few paired folds to say whether synthetic augmentation changes {metric}.")
     figures = (f"{diff * unit:+.1f} {unit_name} {metric} (95 % CI {ci[0] * unit:+.1f} to {ci[1] * unit:+.1f}; "
                f"paired t-test p = {p:.2g}, {comparison['n_pairs']} folds)")
-    if ci[0] > 0:
-        outcome, sentence = "improved", f"Synthetic augmentation helps the classifier: {figures}."
-    elif ci[1] < 0:
-        outcome, sentence = "worse", f"Synthetic augmentation does NOT help the classifier; it hurts it: {figures}."
+    if versus:
+        helps, hurts, neither = (f"Synthetic images help the classifier more than {versus}",
+                                 f"Synthetic images help the classifier LESS than {versus}",
+                                 f"Synthetic images do NOT help the classifier more than {versus}")
     else:
-        outcome, sentence = "no_improvement", (f"Synthetic augmentation does NOT help the classifier: {figures}; "
-                                               "the interval includes no change.")
+        helps, hurts, neither = ("Synthetic augmentation helps the classifier",
+                                 "Synthetic augmentation does NOT help the classifier; it hurts it",
+                                 "Synthetic augmentation does NOT help the classifier")
+    if ci[0] > 0:
+        outcome, sentence = "improved", f"{helps}: {figures}."
+    elif ci[1] < 0:
+        outcome, sentence = "worse", f"{hurts}: {figures}."
+    else:
+        outcome, sentence = "no_improvement", f"{neither}: {figures}; the interval includes no change."
     return dict(base, outcome=outcome, sentence=sentence)
