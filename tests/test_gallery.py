@@ -50,6 +50,16 @@ def test_the_experiment_verdict_is_stated_with_its_interval(tmp_path):
     assert experiment_verdicts("blood_smear", tmp_path) == []
 
 
+def test_the_verdict_against_duplicated_real_images_follows_when_the_control_arm_ran(tmp_path):
+    result = {"mode": "balance", "folds": 5, "seeds": [42, 43, 44], "mean_difference": 0.024, "ci95": [0.001, 0.047],
+              "control": {"comparison": {"accuracy": {"mean_difference": -0.003, "ci95": [-0.03, 0.024]}}}}
+    (tmp_path / "breast_us_balance.json").write_text(json.dumps(result))
+    (sentence,) = experiment_verdicts("breast_us", tmp_path)
+    assert sentence.startswith("Topping up the smaller classes helps the classifier: +2.4 points accuracy")
+    assert sentence.endswith("Against the same number of copies of real training images instead, synthetic images "
+                             "do not help: -0.3 points accuracy, 95 % CI -3.0 to +2.4.")
+
+
 def test_a_generator_without_its_card_or_with_another_digest_is_refused(tmp_path):
     from core.gan.generation import load_generator
     from core.models.dcgan import build_generator

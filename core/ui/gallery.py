@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -178,12 +178,29 @@ def experiment_verdicts(task_id: str, results_dir: str | Path | None = None) -> 
         ci, diff = result.get("ci95"), result.get("mean_difference")
         if ci is None or diff is None:
             continue
-        helps = "helps" if ci[0] > 0 else ("makes it worse" if ci[1] < 0 else "does not help")
         ran = f"{result.get('folds')} folds x {len(result.get('seeds', []))} seed(s)"
         baseline = ((result.get("comparison") or {}).get("accuracy") or {}).get("real_mean")
         if baseline is not None:
             ran += f"; {result.get('model', 'the')} classifier at {baseline:.0%} accuracy without them"
-        out.append(f"{MODE_WORDS.get(result.get('mode'), result.get('mode', '?')).capitalize()} {helps} the "
-                   f"classifier: {diff * 100:+.1f} points accuracy, 95 % CI {ci[0] * 100:+.1f} to "
-                   f"{ci[1] * 100:+.1f} ({ran}; real test images).")
+        sentence = (f"{MODE_WORDS.get(result.get('mode'), result.get('mode', '?')).capitalize()} {_helps(ci)} the "
+                    f"classifier: {_points(diff, ci)} ({ran}; real test images).")
+        against = (((result.get("control") or {}).get("comparison") or {}).get("accuracy") or {})
+        if against.get("ci95") is not None and against.get("mean_difference") is not None:
+            figures = _points(against["mean_difference"], against["ci95"])
+            sentence += (f" Against the same number of copies of real training images instead, synthetic images "
+                         f"{_helps(against['ci95'], plural=True)}: {figures}.")
+        out.append(sentence)
     return out
+
+
+def _helps(ci: Sequence[float], plural: bool = False) -> str:
+    """"helps" when the whole interval is above zero, "makes it worse" when below, else "does not help"."""
+    if ci[0] > 0:
+        return "help" if plural else "helps"
+    if ci[1] < 0:
+        return "make it worse" if plural else "makes it worse"
+    return "do not help" if plural else "does not help"
+
+
+def _points(diff: float, ci: Sequence[float]) -> str:
+    return f"{diff * 100:+.1f} points accuracy, 95 % CI {ci[0] * 100:+.1f} to {ci[1] * 100:+.1f}"
