@@ -82,7 +82,16 @@ def model_split(served, folder: Path, data: str, limit: int | None, split: str =
     return (table.head(limit) if limit else table), how
 
 
-def _mask_for(path: Path, shape, masks_dir: Path | None, index: dict) -> np.ndarray | None:
+def mask_index(masks_dir: Path | None) -> dict[str, list[Path]]:
+    """Image stem -> outline files found below ``masks_dir`` (empty without one: outlines sit beside images)."""
+    index: dict[str, list[Path]] = {}
+    for p in (masks_dir.rglob("*.png") if masks_dir else []):
+        index.setdefault(p.stem, []).append(p)
+    return index
+
+
+def mask_for(path: Path, shape, masks_dir: Path | None, index: dict) -> np.ndarray | None:
+    """The lesion outline of one image at its size (union of its outline files), or None when it has none."""
     candidates = list(path.parent.glob(f"{path.stem}_mask*.png")) if masks_dir is None else index.get(path.stem, [])
     if not candidates:
         return None
@@ -132,13 +141,11 @@ def write_explanations(served, folder: Path, images, masks, classes=None, method
 
 def _lesion_images(table, masks_dir: Path | None):
     """Decoded images, lesion masks (None where none) and the class to explain of a split's table."""
-    index: dict[str, list[Path]] = {}
-    for p in (masks_dir.rglob("*.png") if masks_dir else []):
-        index.setdefault(p.stem, []).append(p)
+    index = mask_index(masks_dir)
     images, masks, classes = [], [], []
     for path, label in zip(table["path"], table["label"]):
         image = load_image(path)
-        mask = _mask_for(Path(path), image.shape, masks_dir, index)
+        mask = mask_for(Path(path), image.shape, masks_dir, index)
         images.append(image)
         masks.append(mask)
         # On a lesion image the lesion's class is explained; elsewhere what the app would show.
