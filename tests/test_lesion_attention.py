@@ -45,16 +45,17 @@ def parent(phantom_dataset, tmp_path_factory):
     root = phantom_dataset(TASK, per_class=10, size=64)
     cfg = _tiny_train(TrainConfig(task=TASK, data=str(root), run="parent", limit=None), tmp)
     train(cfg)
-    return root, tmp / "models"
+    return root, tmp / "models", tmp / "runs"
 
 
 def test_the_guided_model_is_published_beside_its_parent_and_tested_on_the_same_images(parent):
     from core.serving import cards, load_model
     from training import lesion_attention
 
-    root, models = parent
+    root, models, runs = parent
     result = lesion_attention.main(["--task", TASK, "--model", "parent", "--data", str(root),
-                                    "--models-dir", str(models), "--epochs", "2", "--batch-size", "8"])
+                                    "--models-dir", str(models), "--epochs", "2", "--batch-size", "8",
+                                    "--runs-dir", str(runs / "parent_lesion")])
     folder = models / TASK
     card = cards.read_card(folder / "parent_lesion.card.json")
     parent_card = cards.read_card(folder / "parent.card.json")
@@ -68,6 +69,18 @@ def test_the_guided_model_is_published_beside_its_parent_and_tested_on_the_same_
     saved = json.loads((folder / "parent_lesion.config.json").read_text())
     assert saved["run"] == "parent_lesion"  # recalibrate and the audits rebuild the same splits from it
     assert load_model(TASK, "parent_lesion", models_dir=models).card["sha256"] != parent_card["sha256"]
+
+
+def test_the_parent_and_the_guided_model_can_be_ranked_by_select_model(parent, tmp_path):
+    from training import lesion_attention, select_model
+
+    root, models, runs = parent
+    lesion_attention.main(["--task", TASK, "--model", "parent", "--data", str(root), "--models-dir", str(models),
+                           "--epochs", "1", "--batch-size", "8", "--run", "guided", "--runs-dir", str(runs / "guided")])
+    report = select_model.main(["--task", TASK, "--runs", f"{runs / 'parent'},{runs / 'guided'}",
+                                "--out", str(tmp_path)])
+    assert {r["run"] for r in report["candidates"]} == {"parent", "guided"}
+    assert all(r["val_log_loss"] > 0 for r in report["candidates"])
 
 
 def test_a_parent_without_its_split_recipe_is_refused(parent, tmp_path):

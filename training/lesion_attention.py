@@ -38,6 +38,7 @@ from core import paths
 from core.data.arrays import label_indices
 from core.data.pipeline import augment_batch
 from core.io import load_image
+from core.serving.provenance import portable_path
 from training import datasets, loop, publish, scoring
 from training.cli import from_dict, run, to_command, to_dict, write_json_atomic
 from training.config import ConfigError, TrainConfig, _opt
@@ -69,6 +70,7 @@ class LesionAttentionConfig:
     seed: int = _opt(42, "seed of shuffling and augmentation")
     run: str | None = _opt(None, "name of the new model (default: <model>_lesion)")
     models_dir: str | None = _opt(None, "served models root (default: core.paths.MODELS_DIR)")
+    runs_dir: str | None = _opt(None, "where the run's figures, scores and splits go (default: runs/<task>/<run>)")
 
     def validate(self) -> LesionAttentionConfig:
         """Check what fine-tuning cannot start without; returns self."""
@@ -190,7 +192,7 @@ def parent_config(cfg: LesionAttentionConfig, folder: Path) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     train = from_dict(TrainConfig, {k: v for k, v in values.items() if k in known})
     return dataclasses.replace(train, data=str(cfg.data), run=cfg.run_name, ood=False, default=False,
-                               models_dir=str(cfg.models_dir or paths.MODELS_DIR))
+                               models_dir=cfg.models_dir, runs_dir=None)
 
 
 def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
@@ -243,19 +245,22 @@ def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
     scored, latency = _score(train_cfg, model, data)
     names = list(served.task.classes)
     calib, report, before, after = scoring.calibrated_report(scored["val"], scored["test"], names)
-    run_dir = paths.RUNS_DIR / cfg.task / cfg.run_name
+    run_dir = Path(cfg.runs_dir) if cfg.runs_dir else paths.RUNS_DIR / cfg.task / cfg.run_name
     figures = scoring.write_plots(run_dir, names, scored["test"]["y"], after, before)
     metrics = {"accuracy": report["accuracy"], "test": report, "calibration": calib, "latency_ms": latency,
                "params": int(model.count_params()), "flops": served.card.get("flops"), "train_seconds": seconds,
                "plots": figures, "conformal": scoring.conformal_report(scored["val"], scored["test"],
                                                                        calib["temperature"])}
+    metrics.update(val_accuracy=scoring.save_scores(scored, run_dir / "scores.npz"), epochs_run=kept + 1,
+                   split_sizes=data.split_sizes)
     write_json_atomic(metrics, run_dir / "metrics.json")
     write_json_atomic(to_dict(train_cfg), run_dir / "config.json")
     datasets.write_splits(data, run_dir / "splits.csv")
     fields = _card_fields(train_cfg, data, metrics, run_dir)
     fields.update(command=command or to_command(MODULE, cfg), fine_tuning=section)
     card_path = publish.publish(model, folder, cfg.run_name, fields)
-    write_json_atomic(to_dict(train_cfg), folder / f"{cfg.run_name}.config.json")
+    portable = dataclasses.replace(train_cfg, data=portable_path(train_cfg.data))  # no path of this machine
+    write_json_atomic(to_dict(portable), folder / f"{cfg.run_name}.config.json")
     write_json_atomic(to_dict(cfg), run_dir / "lesion_attention.json")
     return {**metrics, "card_file": str(card_path), "fine_tuning": section}
 

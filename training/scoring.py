@@ -66,6 +66,25 @@ def collect(forward: Forward, batches: Iterable, keep_images: int = 0) -> dict[s
             "images": np.concatenate(images) if images else np.zeros((0, *x.shape[1:]), np.uint8)}
 
 
+def save_scores(scored: dict, path: Path) -> float:
+    """Write the validation and test logits and labels that ``training.select_model`` ranks runs by.
+
+    Args:
+        scored: split name -> :func:`collect` output (``val`` and ``test`` at least).
+        path: the ``scores.npz`` to write (atomically).
+
+    Returns:
+        The validation accuracy of the raw logits.
+    """
+    from core.atomic import atomic_write
+
+    arrays = {f"{split}_{key}": scored[split][key] for split in ("val", "test") for key in ("logits", "y")}
+    with atomic_write(path) as fh:
+        np.savez(fh, **arrays)
+    val = scored["val"]
+    return float((val["logits"].argmax(1) == val["y"]).mean()) if len(val["y"]) else float("nan")
+
+
 def measure_latency(forward: Forward, images: np.ndarray, n: int) -> dict:
     """Per-image inference time, one image per forward pass, after a warm-up call.
 

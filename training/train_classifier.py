@@ -173,6 +173,7 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
         "split_sizes": data.split_sizes, "plots": figures, "conformal": conformal,
         "replicas": rt.replicas, "dtype_policy": rt.policy,
     }
+    metrics["val_accuracy"] = scoring.save_scores(scored, run_dir / "scores.npz")  # for training.select_model
     write_json_atomic(metrics, run_dir / "metrics.json")
     datasets.write_splits(data, run_dir / "splits.csv")
     return RunResult(model, metrics, fit, data, _card_fields(cfg, data, metrics, run_dir),
