@@ -27,7 +27,7 @@ import numpy as np
 from core import paths
 from core.explain import CAM_METHODS
 from core.explain.audit import explanation_section
-from core.explain.explanation import explain
+from core.explain.explanation import card_layer, explain
 from core.explain.layers import find_target_layer
 from core.io import load_image
 
@@ -162,9 +162,10 @@ def run(data: Path, n: int, tasks: list[str], repeats: int, scorecam_n: int, mod
                     cases = cases[:scorecam_n] if method == "scorecam" else cases
                     images, masks, labels = zip(*cases)
                     classes = [_explained_class(served, task_id, im, label) for im, label in zip(images, labels)]
-                    last = find_target_layer(served.keras_model) if method == "gradcam@last" else None
+                    # the layer the app explains (the card's), or the last 4-D layer for "@last"
+                    layer = find_target_layer(served.keras_model) if method == "gradcam@last" else card_layer(served)
                     section = explanation_section(served, images, masks, method.split("@")[0], classes=classes,
-                                                  data=set_name, layer=last)
+                                                  data=set_name, layer=layer)
                     timing_key = method.split("@")[0]
                     rows.append({"task": task_id, "model": served.name, "method": method, "data": set_name,
                                  "ms": timing[f"{timing_key}_ms"], "predict_ms": timing["predict_ms"],
