@@ -540,6 +540,15 @@ def test_every_figure_on_the_models_page_says_what_it_means():
     assert table.loc["Heat map on the lesion", "value"] == "n/a"  # a card without an explanations section
 
 
+def test_a_fine_tuned_model_says_what_it_was_fine_tuned_with():
+    from core.ui import measures_table
+
+    card = {"training_data": {"kind": "real", "dataset": "BUSI"},
+            "fine_tuning": {"parent": "mobilenet_busi", "outlined_training_images": 321}}
+    assert measures_table(card).loc["Trained on", "value"] == ("BUSI (real); fine-tuned from mobilenet_busi with 321 "
+                                                             "training lesion outlines")
+
+
 def test_the_models_page_gives_the_heat_map_audit_in_words():
     from core.ui import measures_table
 

@@ -43,7 +43,10 @@ def provenance(card: Mapping[str, Any]) -> str:
     if kind == "synthetic-phantoms":
         return (f"synthetic phantoms (generator {_get(card, 'training_data.generator_version', MISSING)}, "
                 f"seed {_get(card, 'training_data.seed', MISSING)}): demo weights, not for clinical use")
-    return f"{dataset} ({kind or 'unknown kind'})"
+    tuned = card.get("fine_tuning")
+    guided = (f"; fine-tuned from {tuned.get('parent')} with {tuned.get('outlined_training_images')} training lesion "
+              "outlines" if isinstance(tuned, Mapping) else "")
+    return f"{dataset} ({kind or 'unknown kind'}){guided}"
 
 
 def is_demo(card: Mapping[str, Any] | None) -> bool:
