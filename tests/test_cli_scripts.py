@@ -23,6 +23,7 @@ SCRIPTS = {
     "training.audit_explanations": ["--task", "brain_mri_binary", "--data", MISSING, "--dry-run"],
     "training.select_model": ["--task", "brain_mri_binary", "--runs", MISSING],
     "training.export": ["--task", "brain_mri_binary", "--models-dir", MISSING, "--out", "{tmp}/export"],
+    "training.lesion_attention": ["--task", "breast_us", "--model", "mobilenet_bn_b16_real", "--data", MISSING],
 }
 
 #: Scripts without a data folder to get wrong (they still get the bad-flag test).
@@ -42,7 +43,7 @@ def test_every_training_script_is_covered_here():
 
 #: Scripts that read the served models (their defaults are kept; they write nothing there on a mistake).
 READS_SERVED_MODELS = {"training.evaluate", "training.recalibrate", "training.audit_ood", "training.audit_explanations",
-                       "training.export"}
+                       "training.export", "training.lesion_attention"}
 
 
 def _run(module: str, argv: list[str], capsys) -> tuple[int, str]:
