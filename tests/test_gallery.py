@@ -56,8 +56,8 @@ def test_the_verdict_against_duplicated_real_images_follows_when_the_control_arm
     (tmp_path / "breast_us_balance.json").write_text(json.dumps(result))
     (sentence,) = experiment_verdicts("breast_us", tmp_path)
     assert sentence.startswith("Topping up the smaller classes helps the classifier: +2.4 points accuracy")
-    assert sentence.endswith("Against the same number of copies of real training images instead, synthetic images "
-                             "do not help: -0.3 points accuracy, 95 % CI -3.0 to +2.4.")
+    assert sentence.endswith("Compared with adding as many copies of real training images instead, synthetic images "
+                             "do no better: -0.3 points accuracy, 95 % CI -3.0 to +2.4.")
 
 
 def test_a_generator_without_its_card_or_with_another_digest_is_refused(tmp_path):

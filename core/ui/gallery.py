@@ -187,19 +187,17 @@ def experiment_verdicts(task_id: str, results_dir: str | Path | None = None) -> 
         against = (((result.get("control") or {}).get("comparison") or {}).get("accuracy") or {})
         if against.get("ci95") is not None and against.get("mean_difference") is not None:
             figures = _points(against["mean_difference"], against["ci95"])
-            sentence += (f" Against the same number of copies of real training images instead, synthetic images "
-                         f"{_helps(against['ci95'], plural=True)}: {figures}.")
+            better = ("do better" if against["ci95"][0] > 0 else
+                      "do worse" if against["ci95"][1] < 0 else "do no better")
+            sentence += (f" Compared with adding as many copies of real training images instead, synthetic images "
+                         f"{better}: {figures}.")
         out.append(sentence)
     return out
 
 
-def _helps(ci: Sequence[float], plural: bool = False) -> str:
+def _helps(ci: Sequence[float]) -> str:
     """"helps" when the whole interval is above zero, "makes it worse" when below, else "does not help"."""
-    if ci[0] > 0:
-        return "help" if plural else "helps"
-    if ci[1] < 0:
-        return "make it worse" if plural else "makes it worse"
-    return "do not help" if plural else "does not help"
+    return "helps" if ci[0] > 0 else ("makes it worse" if ci[1] < 0 else "does not help")
 
 
 def _points(diff: float, ci: Sequence[float]) -> str:
