@@ -195,29 +195,13 @@ def parent_config(cfg: LesionAttentionConfig, folder: Path) -> TrainConfig:
                                models_dir=cfg.models_dir, runs_dir=None)
 
 
-def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
-    """Fine-tune the parent with outline guidance, test it on the parent's test split and publish it.
+def _guided_fit(cfg: LesionAttentionConfig, served, layer: str, arrays: dict) -> dict:
+    """Train ``served``'s own layers on the outline-guided objective; returns the card's ``fine_tuning`` section.
 
-    Returns:
-        The new model's metrics (as ``training.train_classifier`` reports them) plus ``card_file`` and
-        the ``fine_tuning`` section of its card.
+    The model keeps the weights of the epoch with the best validation ``--keep-by`` figure.
     """
     from core.explain.engine import cam_graph
-    from core.explain.explanation import card_layer
-    from core.serving import load_model
-    from training.train_classifier import _card_fields, _score
 
-    cfg.validate()
-    keras.utils.set_random_seed(cfg.seed)
-    served = load_model(cfg.task, cfg.model, cfg.models_dir)
-    folder = Path(cfg.models_dir or paths.MODELS_DIR) / cfg.task
-    train_cfg = parent_config(cfg, folder)
-    data = datasets.prepare_data(train_cfg)
-    layer = cfg.layer or card_layer(served)
-    masks_dir = Path(cfg.masks) if cfg.masks else None
-    arrays = {name: outlined_arrays(served, data.splits[name], masks_dir) for name in ("train", "val")}
-    if not arrays["train"][2].any():
-        raise ConfigError(f"No training image of {cfg.data} has a lesion outline: nothing to guide the model with.")
     classes = served.task.num_classes
     graph = cam_graph(served.keras_model, layer)
     weights = loop.balanced_class_weights(arrays["train"][3], classes)
@@ -229,36 +213,68 @@ def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
     start = time.perf_counter()
     history = trainer.fit(_dataset(arrays["train"], cfg.batch_size, cfg.seed, True), epochs=cfg.epochs,
                           validation_data=_dataset(arrays["val"], cfg.batch_size, cfg.seed, False), callbacks=[best],
-                          verbose=2)
-    seconds = time.perf_counter() - start
-    model = served.keras_model  # its layers are the view's: it now holds the kept epoch's weights
-    kept = int(np.argmin(history.history[f"val_{cfg.keep_by}"]))
-    section = {
+                          verbose=2).history
+    kept = int(np.argmin(history[f"val_{cfg.keep_by}"]))
+    return {
         "parent": cfg.model, "parent_sha256": served.card["sha256"], "layer": layer, "weight": cfg.weight,
         "epochs": cfg.epochs, "epoch_kept": kept + 1, "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
         "dilation_px": DILATION // 2, "outlined_training_images": int(arrays["train"][2].sum()),
-        "validation": {k: float(v[kept]) for k, v in history.history.items() if k.startswith("val_")},
+        "validation": {k: float(v[kept]) for k, v in history.items() if k.startswith("val_")},
         "objective": "class-weighted cross-entropy + weight x share of the layer's activation outside the "
                      "dilated lesion outline (training outlines only)",
         "epoch_kept_by": f"lowest validation {cfg.keep_by.replace('_', '-')}",
+        "train_seconds": time.perf_counter() - start,
     }
+
+
+def _test_metrics(train_cfg: TrainConfig, served, data: datasets.PreparedData, run_dir: Path, section: dict) -> dict:
+    """Calibrate on validation and score on the parent's test split, as ``training.train_classifier`` does;
+    writes the run's figures, scores, metrics and splits."""
+    from training.train_classifier import _score
+
+    model, names = served.keras_model, list(served.task.classes)
     scored, latency = _score(train_cfg, model, data)
-    names = list(served.task.classes)
     calib, report, before, after = scoring.calibrated_report(scored["val"], scored["test"], names)
-    run_dir = Path(cfg.runs_dir) if cfg.runs_dir else paths.RUNS_DIR / cfg.task / cfg.run_name
-    figures = scoring.write_plots(run_dir, names, scored["test"]["y"], after, before)
     metrics = {"accuracy": report["accuracy"], "test": report, "calibration": calib, "latency_ms": latency,
-               "params": int(model.count_params()), "flops": served.card.get("flops"), "train_seconds": seconds,
-               "plots": figures, "conformal": scoring.conformal_report(scored["val"], scored["test"],
-                                                                       calib["temperature"])}
-    metrics.update(val_accuracy=scoring.save_scores(scored, run_dir / "scores.npz"), epochs_run=kept + 1,
-                   split_sizes=data.split_sizes)
+               "params": int(model.count_params()), "flops": served.card.get("flops"),
+               "train_seconds": section["train_seconds"],
+               "plots": scoring.write_plots(run_dir, names, scored["test"]["y"], after, before),
+               "conformal": scoring.conformal_report(scored["val"], scored["test"], calib["temperature"]),
+               "val_accuracy": scoring.save_scores(scored, run_dir / "scores.npz"),
+               "epochs_run": section["epoch_kept"], "split_sizes": data.split_sizes}
     write_json_atomic(metrics, run_dir / "metrics.json")
     write_json_atomic(to_dict(train_cfg), run_dir / "config.json")
     datasets.write_splits(data, run_dir / "splits.csv")
+    return metrics
+
+
+def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
+    """Fine-tune the parent with outline guidance, test it on the parent's test split and publish it.
+
+    Returns:
+        The new model's metrics (as ``training.train_classifier`` reports them) plus ``card_file`` and
+        the ``fine_tuning`` section of its card.
+    """
+    from core.explain.explanation import card_layer
+    from core.serving import load_model
+    from training.train_classifier import _card_fields
+
+    cfg.validate()
+    keras.utils.set_random_seed(cfg.seed)
+    served = load_model(cfg.task, cfg.model, cfg.models_dir)
+    folder = Path(cfg.models_dir or paths.MODELS_DIR) / cfg.task
+    train_cfg = parent_config(cfg, folder)
+    data = datasets.prepare_data(train_cfg)
+    masks_dir = Path(cfg.masks) if cfg.masks else None
+    arrays = {name: outlined_arrays(served, data.splits[name], masks_dir) for name in ("train", "val")}
+    if not arrays["train"][2].any():
+        raise ConfigError(f"No training image of {cfg.data} has a lesion outline: nothing to guide the model with.")
+    section = _guided_fit(cfg, served, cfg.layer or card_layer(served), arrays)
+    run_dir = Path(cfg.runs_dir) if cfg.runs_dir else paths.RUNS_DIR / cfg.task / cfg.run_name
+    metrics = _test_metrics(train_cfg, served, data, run_dir, section)
     fields = _card_fields(train_cfg, data, metrics, run_dir)
     fields.update(command=command or to_command(MODULE, cfg), fine_tuning=section)
-    card_path = publish.publish(model, folder, cfg.run_name, fields)
+    card_path = publish.publish(served.keras_model, folder, cfg.run_name, fields)
     portable = dataclasses.replace(train_cfg, data=portable_path(train_cfg.data))  # no path of this machine
     write_json_atomic(to_dict(portable), folder / f"{cfg.run_name}.config.json")
     write_json_atomic(to_dict(cfg), run_dir / "lesion_attention.json")
