@@ -230,10 +230,10 @@ def _guided_fit(cfg: LesionAttentionConfig, served, layer: str, arrays: dict) ->
 def _test_metrics(train_cfg: TrainConfig, served, data: datasets.PreparedData, run_dir: Path, section: dict) -> dict:
     """Calibrate on validation and score on the parent's test split, as ``training.train_classifier`` does;
     writes the run's figures, scores, metrics and splits."""
-    from training.train_classifier import _score
+    from training.train_classifier import score_splits
 
     model, names = served.keras_model, list(served.task.classes)
-    scored, latency = _score(train_cfg, model, data)
+    scored, latency = score_splits(train_cfg, model, data)
     calib, report, before, after = scoring.calibrated_report(scored["val"], scored["test"], names)
     metrics = {"accuracy": report["accuracy"], "test": report, "calibration": calib, "latency_ms": latency,
                "params": int(model.count_params()), "flops": served.card.get("flops"),
@@ -257,7 +257,7 @@ def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
     """
     from core.explain.explanation import card_layer
     from core.serving import load_model
-    from training.train_classifier import _card_fields
+    from training.train_classifier import run_card_fields
 
     cfg.validate()
     keras.utils.set_random_seed(cfg.seed)
@@ -272,7 +272,7 @@ def fine_tune(cfg: LesionAttentionConfig, command: str | None = None) -> dict:
     section = _guided_fit(cfg, served, cfg.layer or card_layer(served), arrays)
     run_dir = Path(cfg.runs_dir) if cfg.runs_dir else paths.RUNS_DIR / cfg.task / cfg.run_name
     metrics = _test_metrics(train_cfg, served, data, run_dir, section)
-    fields = _card_fields(train_cfg, data, metrics, run_dir)
+    fields = run_card_fields(train_cfg, data, metrics, run_dir)
     fields.update(command=command or to_command(MODULE, cfg), fine_tuning=section)
     card_path = publish.publish(served.keras_model, folder, cfg.run_name, fields)
     portable = dataclasses.replace(train_cfg, data=portable_path(train_cfg.data))  # no path of this machine

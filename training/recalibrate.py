@@ -28,7 +28,7 @@ from core.serving.served import load_model
 from training import datasets, publish, scoring
 from training.cli import from_dict, run
 from training.config import ConfigError, TrainConfig, _opt
-from training.train_classifier import _score, upload_features
+from training.train_classifier import score_splits, upload_features
 
 log = logging.getLogger(__name__)
 MODULE = "training.recalibrate"
@@ -90,7 +90,7 @@ def recalibrate(cfg: RecalibrateConfig, command: str | None = None) -> dict:
     if data.split_sizes != card["split_sizes"]:
         raise ConfigError(f"The splits rebuilt from {cfg.data} ({data.split_sizes}) differ from those in the card "
                           f"({card['split_sizes']}); pass the dataset folder the model was trained on.")
-    scored, _ = _score(train_cfg, served.keras_model, data)
+    scored, _ = score_splits(train_cfg, served.keras_model, data)
     classes = list(served.class_names)
     calib, report, before, after = scoring.calibrated_report(scored["val"], scored["test"], classes)
     sets = scoring.conformal_report(scored["val"], scored["test"], calib["temperature"], cfg.level)

@@ -100,7 +100,7 @@ def _float32_copy(cfg: TrainConfig, model: keras.Model) -> keras.Model:
     return copy
 
 
-def _score(cfg: TrainConfig, model: keras.Model, data: datasets.PreparedData) -> tuple[dict, dict]:
+def score_splits(cfg: TrainConfig, model: keras.Model, data: datasets.PreparedData) -> tuple[dict, dict]:
     """Logits/features of every split needed, and the test latency."""
     task = get_task(cfg.task)
     forward = scoring.model_forward(model)
@@ -117,7 +117,7 @@ def _score(cfg: TrainConfig, model: keras.Model, data: datasets.PreparedData) ->
     return scored, scoring.measure_latency(forward, scored["test"]["images"], cfg.latency_samples)
 
 
-def _card_fields(cfg: TrainConfig, data: datasets.PreparedData, metrics: dict, run_dir: Path) -> dict:
+def run_card_fields(cfg: TrainConfig, data: datasets.PreparedData, metrics: dict, run_dir: Path) -> dict:
     task, spec = get_task(cfg.task), get_spec(cfg.model)
     size = list(datasets.input_size(cfg, task))
     backbone = None if not spec.pretrained else {
@@ -160,7 +160,7 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
         fit = loop.fit_classifier(cfg, _builder(cfg, resolve_weights(cfg)), train_ds, val_ds, steps, run_dir, rt,
                                   weights, callbacks)
     model = _float32_copy(cfg, fit.model) if rt.mixed_precision else fit.model
-    scored, latency = _score(cfg, model, data)
+    scored, latency = score_splits(cfg, model, data)
     calib, report, before, after = scoring.calibrated_report(scored["val"], scored["test"], classes)
     conformal = scoring.conformal_report(scored["val"], scored["test"], calib["temperature"])
     figures = scoring.write_plots(run_dir, classes, scored["test"]["y"], after, before, fit.history) \
@@ -176,7 +176,7 @@ def fit_and_score(cfg: TrainConfig, run_dir: Path, data: datasets.PreparedData,
     metrics["val_accuracy"] = scoring.save_scores(scored, run_dir / "scores.npz")  # for training.select_model
     write_json_atomic(metrics, run_dir / "metrics.json")
     datasets.write_splits(data, run_dir / "splits.csv")
-    return RunResult(model, metrics, fit, data, _card_fields(cfg, data, metrics, run_dir),
+    return RunResult(model, metrics, fit, data, run_card_fields(cfg, data, metrics, run_dir),
                      scored.get("train"), scored["val"], rt.is_chief, scored["test"])
 
 
