@@ -83,21 +83,27 @@ def _evaluate(served, images, masks, classes, method, layer):
     return rows
 
 
+def _pointing_and_energy(rows) -> tuple[float, float]:
+    """Mean pointing-game hit and mean share of heat inside the mask over evaluated rows with a mask."""
+    hits = [faithfulness.pointing_hit(r["explanation"].heatmap, r["mask"]) for r in rows]
+    energy = [faithfulness.energy_inside(r["explanation"].heatmap, r["mask"]) for r in rows]
+    return float(np.mean(hits)), float(np.mean(energy))
+
+
 def _lesion_scores(served, rows) -> dict:
     with_mask = [r for r in rows if r["mask"] is not None and np.any(r["mask"])]
     if not with_mask:
         return {}
-    hits = [faithfulness.pointing_hit(r["explanation"].heatmap, r["mask"]) for r in with_mask]
-    energy = [faithfulness.energy_inside(r["explanation"].heatmap, r["mask"]) for r in with_mask]
+    pointing, energy = _pointing_and_energy(with_mask)
     curves = [faithfulness.deletion_insertion(_predict_probs(served), r["prepared"].image, r["raw"],
                                               served.class_names.index(r["explanation"].class_name))
               for r in with_mask[:CURVE_IMAGES]]
     return {
         "images_with_lesion_mask": len(with_mask),
-        "pointing_game": float(np.mean(hits)),
+        "pointing_game": pointing,
         "pointing_game_centre_baseline": float(np.mean([faithfulness.centre_hit(r["mask"]) for r in with_mask])),
         "pointing_tolerance": f"mask dilated by {faithfulness.POINTING_TOLERANCE:.0%} of the image side",
-        "energy_in_mask": float(np.mean(energy)),
+        "energy_in_mask": energy,
         "deletion_auc": float(np.mean([c[0] for c in curves])),
         "insertion_auc": float(np.mean([c[1] for c in curves])),
         "curve_images": len(curves),
@@ -141,13 +147,9 @@ def layer_selection(served, images: Sequence[np.ndarray], masks: Sequence[np.nda
     for layer in candidates:
         rows = _evaluate(served, [images[i] for i in keep], [masks[i] for i in keep], [classes[i] for i in keep],
                          method, layer)
-        scored.append({
-            "layer": layer, "layer_size": list(rows[0]["explanation"].layer_size),
-            "pointing_game": float(np.mean([faithfulness.pointing_hit(r["explanation"].heatmap, r["mask"])
-                                            for r in rows])),
-            "energy_in_mask": float(np.mean([faithfulness.energy_inside(r["explanation"].heatmap, r["mask"])
-                                             for r in rows])),
-        })
+        pointing, energy = _pointing_and_energy(rows)
+        scored.append({"layer": layer, "layer_size": list(rows[0]["explanation"].layer_size),
+                       "pointing_game": pointing, "energy_in_mask": energy})
     best = max(range(len(scored)), key=lambda i: (scored[i]["pointing_game"], scored[i]["energy_in_mask"], -i))
     return {"chosen": scored[best]["layer"], "method": method,
             "criterion": "highest pointing game, then energy in mask, then the deeper layer",
