@@ -90,6 +90,16 @@ def test_each_epoch_is_reshuffled(table):
     assert sorted(first) == sorted(second) and list(first) != list(second)
 
 
+def test_a_repeated_training_stream_gives_full_batches_and_every_image_once_per_pass(table):
+    # 12 images in batches of 4: three batches are one pass, and each pass is a new order of all 12
+    ds = make_dataset(table, TASK, size=SIZE, batch_size=4, training=True, seed=1, one_hot=False, repeat=True)
+    batches = [labels.numpy() for _, labels in ds.take(6)]
+    assert all(len(labels) == 4 for labels in batches)
+    first, second = np.concatenate(batches[:3]), np.concatenate(batches[3:])
+    expected = sorted(label_indices(table, TASK))
+    assert sorted(first) == expected and sorted(second) == expected and list(first) != list(second)
+
+
 def test_augmentation_layers_are_identity_at_inference_and_change_images_in_training():
     layers = augmentation_layers(seed=0)
     assert [layer.name for layer in layers.layers] == ["rotate", "shift", "flip"]

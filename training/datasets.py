@@ -228,13 +228,15 @@ def steps_per_epoch(n_images: int, cfg: TrainConfig) -> int:
 
 
 def pipelines(data: PreparedData, cfg: TrainConfig):
-    """tf.data pipelines (train shuffled and augmented; val in order) and train steps per epoch."""
+    """tf.data pipelines and train steps per epoch: train shuffled, augmented and endless (an epoch is
+    the steps given to ``fit``: one pass over the images, or ``max_steps`` batches), val in order."""
     task = get_task(cfg.task)
     size = input_size(cfg, task)
-    train = core_data.make_dataset(data.splits["train"], task, size, cfg.batch_size, training=True, seed=cfg.seed)
+    train = core_data.make_dataset(data.splits["train"], task, size, cfg.batch_size, training=True, seed=cfg.seed,
+                                   repeat=True)
     val = core_data.make_dataset(data.splits["val"], task, size, cfg.batch_size, training=False, seed=cfg.seed)
     if cfg.max_steps:
-        train, val = train.take(cfg.max_steps), val.take(cfg.max_steps)
+        val = val.take(cfg.max_steps)
     return train, val, steps_per_epoch(len(data.splits["train"]), cfg)
 
 

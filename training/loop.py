@@ -170,9 +170,9 @@ def fit_classifier(
     Args:
         cfg: the training config (epochs, rates, schedule, patience, resume, verbose).
         build: returns the softmax classifier (called inside the strategy's scope).
-        train_ds: batched (image, one-hot) training data.
+        train_ds: batched (image, one-hot) training data, endless (``steps_per_epoch`` batches make an epoch).
         val_ds: batched validation data (early stopping watches its loss).
-        steps_per_epoch: batches per epoch (for the cosine schedule).
+        steps_per_epoch: batches per epoch.
         run_dir: where checkpoints and history.csv go (this worker's private folder).
         rt: strategy and XLA switch (training.runtime).
         class_weight: class index -> loss weight, or None.
@@ -223,7 +223,7 @@ def fit_classifier(
             phase_callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True))
         trainable_model.fit(
-            train_ds, validation_data=val_ds, epochs=phase.first_epoch + phase.epochs,
+            train_ds, validation_data=val_ds, epochs=phase.first_epoch + phase.epochs, steps_per_epoch=steps_per_epoch,
             initial_epoch=phase.first_epoch, class_weight=class_weight, shuffle=False,  # tf.data shuffles
             callbacks=[*phase_callbacks, *callbacks], verbose=cfg.verbose,
         )

@@ -7,6 +7,7 @@ so what the model is trained on is exactly what it is later shown.
 
 from __future__ import annotations
 
+import cv2
 import keras
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from core.data.errors import DatasetError
 from core.preprocess import Size, parse_size, prepare
 from core.tasks import Task, get_task
 
-__all__ = ["augment_batch", "augmentation_layers", "load_arrays", "make_dataset"]
+__all__ = ["augment_batch", "augmentation_layers", "load_arrays", "make_dataset", "warp_batch"]
 
 #: Per-epoch shuffle buffer (decoded images); the path order is fully shuffled once before.
 SHUFFLE_BUFFER = 1024
@@ -48,58 +49,95 @@ def augmentation_layers(seed: int = 42) -> keras.Sequential:
     )
 
 
-def affine_transforms(angles: tf.Tensor, shifts_x: tf.Tensor, shifts_y: tf.Tensor, flips: tf.Tensor,
-                      height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
-    """One output-to-input projective transform per image: rotate about the centre, shift, then flip.
+def affine_transforms(angles: np.ndarray, shifts_x: np.ndarray, shifts_y: np.ndarray, flips: np.ndarray,
+                      height: float, width: float) -> np.ndarray:
+    """One output-to-input affine transform per image: rotate about the centre, shift, then flip.
 
     Args:
         angles: (B,) radians; shifts_x, shifts_y: (B,) pixels; flips: (B,) 1.0 to mirror left-right, else 0.0.
-        height, width: image size in pixels (float32 scalars).
+        height, width: image size in pixels.
 
     Returns:
-        (B, 8) float32 transforms as ImageProjectiveTransformV3 takes them.
+        (B, 8) float32 transforms in ImageProjectiveTransformV3's layout (the last two, projective, are zero).
     """
-    cos, sin = tf.cos(angles), tf.sin(angles)
+    angles, shifts_x, shifts_y, flips = (np.asarray(v, np.float64) for v in (angles, shifts_x, shifts_y, flips))
+    cos, sin = np.cos(angles), np.sin(angles)
     sign = 1.0 - 2.0 * flips  # x -> width - 1 - x when mirrored
     offset = flips * (width - 1.0)
     cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     x0 = cos * (offset - shifts_x - cx) + sin * (shifts_y + cy) + cx
     y0 = sin * (offset - shifts_x - cx) - cos * (shifts_y + cy) + cy
-    zeros = tf.zeros_like(angles)
-    return tf.stack([cos * sign, -sin, x0, sin * sign, cos, y0, zeros, zeros], axis=1)
+    zeros = np.zeros_like(angles)
+    return np.stack([cos * sign, -sin, x0, sin * sign, cos, y0, zeros, zeros], axis=1).astype(np.float32)
+
+
+def random_transforms(seed: np.ndarray, batch: int, height: int, width: int) -> np.ndarray:
+    """The paper's augmentation drawn for one batch: rotation, shift and flip composed per image.
+
+    Args:
+        seed: (2,) integers (any sign); the same seed draws the same transforms.
+        batch, height, width: batch size and image size in pixels.
+
+    Returns:
+        (B, 8) float32 transforms (see :func:`affine_transforms`).
+    """
+    rng = np.random.default_rng(np.asarray(seed, np.int64).view(np.uint64))
+    limit = np.deg2rad(MAX_ROTATION_DEGREES)
+    angles = rng.uniform(-limit, limit, batch)
+    shifts_x = rng.uniform(-MAX_SHIFT, MAX_SHIFT, batch) * width
+    shifts_y = rng.uniform(-MAX_SHIFT, MAX_SHIFT, batch) * height
+    flips = (rng.random(batch) < (0.5 if FLIP else 0.0)).astype(np.float64)
+    return affine_transforms(angles, shifts_x, shifts_y, flips, height, width)
+
+
+def warp_batch(images: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """Resample each image of a batch with OpenCV: bilinear, borders filled with the nearest pixel.
+
+    Args:
+        images: (B, H, W, C) uint8 or float32, C at most 4.
+        transforms: (B, 8) output-to-input transforms as ImageProjectiveTransformV3 takes them
+            (the projective terms must be zero).
+
+    Returns:
+        A new (B, H, W, C) array of the same dtype.
+    """
+    out = np.empty_like(images)
+    height, width = images.shape[1:3]
+    for image, transform, target in zip(images, transforms, out):
+        # cv2 drops a trailing single channel; a (H, W) view of the output keeps the shape
+        cv2.warpAffine(image, transform[:6].reshape(2, 3).astype(np.float64), (width, height),
+                       dst=target if target.shape[-1] > 1 else target[..., 0],
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def _augment(images: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    return warp_batch(images, random_transforms(seed, *images.shape[:3]))
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """The paper's augmentation as one resampling per batch (rotation, shift and flip composed).
+    """The paper's augmentation as one resampling per image (rotation, shift and flip composed).
 
-    Three Keras layers resample each image two times and copy it a third; composing them into a
-    single bilinear projective transform gives the same distribution at about a third of the cost,
-    which is what keeps augmentation on the fly from bounding training speed on a CPU.
+    Three Keras layers resample each image two times and copy it a third, in some thirty small
+    TensorFlow ops per batch; here the transforms are drawn and composed in NumPy and applied by
+    OpenCV (fixed-point on uint8) in a single call into Python per batch. On a CPU, where the
+    augmentation shares the cores with the training step, that is what keeps it from bounding
+    training speed (benchmarks/training.py).
 
     Args:
-        images: (B, H, W, C) float32.
+        images: (B, H, W, C) uint8 or float32, C at most 4.
         seed: (2,) int seed of this batch (stateless: the same seed gives the same batch).
 
     Returns:
         The augmented batch, same shape and dtype; borders are filled with the nearest pixel.
     """
-    shape = tf.shape(images)
-    batch, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    limit = MAX_ROTATION_DEGREES * np.pi / 180.0
-    angles = tf.random.stateless_uniform([batch], seeds[0], -limit, limit)
-    shifts_x = tf.random.stateless_uniform([batch], seeds[1], -MAX_SHIFT, MAX_SHIFT) * width
-    shifts_y = tf.random.stateless_uniform([batch], seeds[2], -MAX_SHIFT, MAX_SHIFT) * height
-    flips = tf.cast(tf.random.stateless_uniform([batch], seeds[3]) < (0.5 if FLIP else 0.0), tf.float32)
-    transforms = affine_transforms(angles, shifts_x, shifts_y, flips, height, width)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=shape[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="NEAREST")
+    warped = tf.numpy_function(_augment, [images, seed], images.dtype, stateful=False)
+    return tf.ensure_shape(warped, images.shape)
 
 
 def make_dataset(df: pd.DataFrame, task_id: str | Task, size: Size | None = None, batch_size: int = 32,
                  training: bool = False, seed: int = 42, cache: bool | str = True,
-                 one_hot: bool = True) -> tf.data.Dataset:
+                 one_hot: bool = True, repeat: bool = False) -> tf.data.Dataset:
     """Build a batched dataset of (float32 images in 0..255, labels).
 
     Args:
@@ -111,6 +149,9 @@ def make_dataset(df: pd.DataFrame, task_id: str | Task, size: Size | None = None
         seed: seeds shuffling and augmentation.
         cache: True caches decoded images in memory, a path caches them to that file, False not at all.
         one_hot: labels as float32 one-hot (N, C) instead of int32 class positions.
+        repeat: (training only) an endless stream of full batches, each pass over the images
+            reshuffled; give ``fit`` ``steps_per_epoch``. Keras then keeps one iterator for the
+            whole run, so neither the shuffle buffer nor the prefetch restarts cold at each epoch.
 
     Returns:
         tf.data.Dataset of (images [B, H, W, 3] float32, labels [B, C] or [B]).
@@ -143,6 +184,8 @@ def make_dataset(df: pd.DataFrame, task_id: str | Task, size: Size | None = None
         ds = ds.cache(cache if isinstance(cache, str) else "")
     if training:
         ds = ds.shuffle(min(len(paths), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
     ds = ds.batch(batch_size)
 
     def to_model(images: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -155,8 +198,7 @@ def make_dataset(df: pd.DataFrame, task_id: str | Task, size: Size | None = None
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def to_model_augmented(images: tf.Tensor, label: tf.Tensor, batch_seed: tf.Tensor):
-        images, target = to_model(images, label)
-        return augment_batch(images, batch_seed), target
+        return to_model(augment_batch(images, batch_seed), label)  # resampled as uint8: the cheaper way
 
     ds = tf.data.Dataset.zip(ds, seeds).map(lambda batch, s: to_model_augmented(*batch, s),
                                             num_parallel_calls=tf.data.AUTOTUNE)
