@@ -14,6 +14,7 @@ import pandas as pd
 
 from core import data as core_data
 from core.data import duplicates
+from core.digest import sha256_file
 from core.serving.provenance import portable_path
 from core.tasks import Task, get_task
 from training.config import ConfigError, TrainConfig
@@ -107,7 +108,7 @@ def file_list_digest(paths_: list[str], sha256s: list[str] | None = None) -> str
 
     ``sha256s`` are the files' digests when already known (the duplicate grouping computes them).
     """
-    digests = sorted(sha256s if sha256s is not None else (duplicates.file_sha256(p) for p in paths_))
+    digests = sorted(sha256s if sha256s is not None else (sha256_file(p) for p in paths_))
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 

@@ -19,6 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from core.data._images import load_image
+from core.digest import sha256_file
 from core.data.errors import DatasetError
 from core.data.splits import SPLITS
 
@@ -31,15 +32,6 @@ MAX_DISTANCE = 4
 GROUP_PREFIX = "dup:"
 #: Rows of one split compared per block, to bound memory on 10k-image datasets.
 _BLOCK = 1024
-
-
-def file_sha256(path: str) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _phash(path: str) -> np.uint64:
@@ -75,7 +67,7 @@ def find_cross_split_duplicates(splits: dict[str, pd.DataFrame], max_distance: i
     paths = {name: splits[name]["path"].astype(str).tolist() for name in names}
     unique = sorted({p for ps in paths.values() for p in ps})
     try:
-        sha = {p: file_sha256(p) for p in unique}
+        sha = {p: sha256_file(p) for p in unique}
     except OSError as error:
         raise DatasetError(f"Cannot read '{error.filename}' to check for duplicates: {error.strerror}.") \
             from error
@@ -156,7 +148,7 @@ def duplicate_groups(paths: list[str], max_distance: int = MAX_DISTANCE,
     if not paths:
         return np.zeros(0, dtype=int)
     try:
-        sha = sha256s if sha256s is not None else [file_sha256(p) for p in paths]
+        sha = sha256s if sha256s is not None else [sha256_file(p) for p in paths]
     except OSError as error:
         raise DatasetError(f"Cannot read '{error.filename}' to check for duplicates: {error.strerror}.") from error
     hashes = np.array([_phash(p) for p in paths], dtype=np.uint64)
@@ -194,7 +186,7 @@ def group_duplicates(df: pd.DataFrame, max_distance: int = MAX_DISTANCE) -> tupl
         raise DatasetError(f"max_distance must be an integer from 0 to 64, got {max_distance!r}.")
     paths = df["path"].astype(str).tolist()
     try:
-        sha = [file_sha256(p) for p in paths]
+        sha = [sha256_file(p) for p in paths]
     except OSError as error:
         raise DatasetError(f"Cannot read '{error.filename}' to check for duplicates: {error.strerror}.") from error
     groups = duplicate_groups(paths, max_distance, sha)

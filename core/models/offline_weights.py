@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from core import paths
+from core.digest import sha256_file
 
 MANIFEST_NAME = "MANIFEST.sha256"
 
@@ -48,15 +49,6 @@ OFFLINE_WEIGHTS: Mapping[str, OfflineWeights] = MappingProxyType({
 })
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def manifest_digest(path: Path) -> str | None:
     """The digest ``MANIFEST.sha256`` beside ``path`` records for it, or None if none does."""
     manifest = path.parent / MANIFEST_NAME
@@ -86,7 +78,7 @@ def verify_weights_file(path: str | Path, expected: str | None = None) -> Path:
     if not path.is_file():
         raise WeightsFileError(f"The weights file '{path}' does not exist.")
     wanted = manifest_digest(path) or expected
-    if wanted is not None and sha256_of(path) != wanted:
+    if wanted is not None and sha256_file(path) != wanted:
         raise WeightsFileError(
             f"The weights file '{path}' does not match its recorded sha256 ({wanted[:12]}...): it is damaged or "
             "a different file. Copy it again from its source."

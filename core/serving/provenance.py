@@ -8,7 +8,6 @@ that rule (paths under the project become project-relative, others keep only the
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import platform
 import re
@@ -18,18 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from core import paths
+from core.digest import sha256_file  # noqa: F401  (re-exported: cards record it)
 
 #: A string that starts like an absolute path on POSIX or Windows.
 _ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so large weights do not fill memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _installed_version(*distributions: str) -> str | None:
