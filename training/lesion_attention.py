@@ -213,7 +213,7 @@ def _guided_fit(cfg: LesionAttentionConfig, served, layer: str, arrays: dict) ->
     start = time.perf_counter()
     history = trainer.fit(_dataset(arrays["train"], cfg.batch_size, cfg.seed, True), epochs=cfg.epochs,
                           validation_data=_dataset(arrays["val"], cfg.batch_size, cfg.seed, False), callbacks=[best],
-                          verbose=2).history
+                          verbose=2, shuffle=False).history  # tf.data shuffles
     kept = int(np.argmin(history[f"val_{cfg.keep_by}"]))
     return {
         "parent": cfg.model, "parent_sha256": served.card["sha256"], "layer": layer, "weight": cfg.weight,
