@@ -80,7 +80,7 @@ class InMemoryFeed:
             data = tf.data.Dataset.zip(batches, seeds).map(
                 lambda b, s: (tf.cast(augment_batch(b[0], s), tf.float32), b[1]),
                 num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-            self._fit_args = {"x": data}
+            self._fit_args = {"x": data, "shuffle": False}  # tf.data shuffles
         else:
             self._fit_args = {"x": tf.constant(images.astype(np.float32)), "y": targets,
                               "batch_size": cfg.batch_size, "shuffle": True}
