@@ -60,7 +60,8 @@ def tiny(tmp_path):
             small = _tiny_train(cfg, tmp_path)
         else:
             models = getattr(cfg, "models", None) or ()
-            small = dataclasses.replace(cfg, train=_tiny_train(cfg.train, tmp_path, models), out=str(tmp_path / "report"))
+            small = dataclasses.replace(cfg, train=_tiny_train(cfg.train, tmp_path, models),
+                                        out=str(tmp_path / "report"))
             if hasattr(small, "folds"):
                 small = dataclasses.replace(small, folds=min(small.folds, 2))
         return dataclasses.replace(small, **overrides)

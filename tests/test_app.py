@@ -552,12 +552,13 @@ def test_a_fine_tuned_model_says_what_it_was_fine_tuned_with():
 def test_the_models_page_gives_the_heat_map_audit_in_words():
     from core.ui import measures_table
 
-    explained = {"explanations": {"pointing_game": 0.55, "images_with_lesion_mask": 100, "energy_in_mask": 0.15,
-                                  "pointing_game_centre_baseline": 0.4, "shortcut_audit": {"energy_outside_anatomy": 0.06, "flagged": False}}}
+    explained = {"explanations": {
+        "pointing_game": 0.55, "images_with_lesion_mask": 100, "energy_in_mask": 0.15,
+        "pointing_game_centre_baseline": 0.4, "shortcut_audit": {"energy_outside_anatomy": 0.06, "flagged": False}}}
     table = measures_table(explained)
-    assert table.loc["Heat map on the lesion", "value"] == ("hottest point on the lesion in 55 % of 100 test images; "
-                                                           "15 % of the heat inside the outline; always pointing at the "
-                                                           "centre would score 40 %")
+    assert table.loc["Heat map on the lesion", "value"] == (
+        "hottest point on the lesion in 55 % of 100 test images; 15 % of the heat inside the outline; "
+        "always pointing at the centre would score 40 %")
     assert table.loc["Heat off the patient", "value"] == "6 % of the heat"
     explained["explanations"]["shortcut_audit"] = {"energy_outside_anatomy": 0.42, "flagged": True}
     assert "FLAGGED" in measures_table(explained).loc["Heat off the patient", "value"]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.serving.calibration import CalibrationError, apply_temperature, calibrate, fit_temperature
 from core.evaluation.metrics import expected_calibration_error
+from core.serving.calibration import CalibrationError, apply_temperature, calibrate, fit_temperature
 
 
 def _calibrated_logits(n=3000, classes=3, seed=0):

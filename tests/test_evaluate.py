@@ -29,9 +29,9 @@ def trained(phantom_dataset, tmp_path_factory):
 
 
 def test_metrics_equal_scikit_learn_on_the_models_own_predictions(trained, tmp_path):
-    from core.serving.calibration import apply_temperature
     from core.data import load_arrays, read_dataset
     from core.inference import load_model
+    from core.serving.calibration import apply_temperature
     from training.evaluate import evaluate
 
     root, models, _ = trained

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 
-from core.serving.cards import build_card, sha256_file, write_card
 from core.inference import (
     ModelCardError,
     ModelIntegrityError,
@@ -16,6 +15,7 @@ from core.inference import (
     list_models,
     load_model,
 )
+from core.serving.cards import build_card, sha256_file, write_card
 from core.serving.ood import MahalanobisDetector
 from core.tasks import get_task
 

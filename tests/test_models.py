@@ -275,5 +275,5 @@ def test_a_backbone_trained_from_scratch_follows_batch_statistics_faster():
     from core.models.transfer import SCRATCH_BN_MOMENTUM
 
     model = build_classifier("mobilenet_v2", "breast_us", input_shape=(64, 64, 3), weights=None)
-    momenta = {l.momentum for l in model.layers if isinstance(l, keras.layers.BatchNormalization)}
+    momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
     assert momenta == {SCRATCH_BN_MOMENTUM}

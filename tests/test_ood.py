@@ -68,7 +68,9 @@ def test_blank_noise_and_coloured_images_are_refused_by_the_input_statistics_par
     rng = np.random.default_rng(1)
     train_img, val_img, test_img = _grey_scans(rng, 300), _grey_scans(rng, 100), _grey_scans(rng, 200)
     # Features that cannot tell anything apart: everything lands in the same cluster.
-    feats = lambda n: rng.normal(0, 1, (n, 8))
+    def feats(n: int) -> np.ndarray:
+        return rng.normal(0, 1, (n, 8))
+
     detector = fit_ood_detector(feats(300), np.arange(300) % 2, feats(100), train_img, val_img)
     assert detector.is_out_of_distribution(feats(200), test_img).mean() < 0.05
     blank = np.zeros((3, 32, 32, 3), np.uint8)

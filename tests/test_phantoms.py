@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.phantoms import (DIFFICULTIES, Difficulty, contact_sheet, make_image, write_dataset,
-                           write_samples)
-from core.phantoms import MANIFEST_NAME
+from core.phantoms import (
+    DIFFICULTIES,
+    MANIFEST_NAME,
+    Difficulty,
+    contact_sheet,
+    make_image,
+    write_dataset,
+    write_samples,
+)
 from core.phantoms.__main__ import main
 from core.tasks import TASKS, UnknownTaskError
 

@@ -1,8 +1,8 @@
 """The same pixels get the same answer, whatever the file format they arrive in (real scans, served models).
 
-A real slice read from its published file (its grey channel) is re-delivered as PNG, as a 16-bit TIFF holding the full 16-bit
-range, and as a 12-bit DICOM whose window maps its stored values back onto the same grey levels. Every copy
-must get the same class, the same refusal decision, and probabilities within one percentage point.
+A real slice read from its published file (its grey channel) is re-delivered as PNG, as a 16-bit TIFF holding
+the full 16-bit range, and as a 12-bit DICOM whose window maps its stored values back onto the same grey
+levels. Every copy must get the same class, the same refusal decision, and probabilities within one percentage point.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _copies(pixels: np.ndarray) -> dict[str, bytes]:
     grey = pixels[..., 0]
     png, tiff = io.BytesIO(), io.BytesIO()
     Image.fromarray(pixels).save(png, format="PNG")
-    Image.fromarray((grey.astype(np.uint16) * 257)).save(tiff, format="TIFF")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tiff, format="TIFF")
     # 12-bit stored values v = 16 g + 8; the linear window (centre 2048, width 4096) maps them back to g.
     dicom = dicom_bytes(grey.astype(np.uint16) * 16 + 8, bits_stored=12, WindowCenter=2048, WindowWidth=4096)
     return {"png": png.getvalue(), "tiff16": tiff.getvalue(), "dicom12": dicom}

@@ -7,8 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.data import (DatasetError, drop_cross_split_duplicates, find_cross_split_duplicates,
-                       kfold_splits, read_dataset, split_dataset)
+from core.data import (
+    DatasetError,
+    drop_cross_split_duplicates,
+    find_cross_split_duplicates,
+    kfold_splits,
+    read_dataset,
+    split_dataset,
+)
 from core.phantoms import write_dataset
 
 
@@ -148,7 +154,9 @@ def leaky_splits(tmp_path):
     near = _save(tmp_path / "test_near.jpg", brighter)
     test = [str(exact), near] + [_save(tmp_path / f"test_{i}.png", _scene(100 + i)) for i in range(3)]
     val = [_save(tmp_path / f"val_{i}.png", _scene(200 + i)) for i in range(2)]
-    table = lambda paths: pd.DataFrame({"path": paths, "label": "a", "subject": "", "source": ""})
+    def table(paths: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({"path": paths, "label": "a", "subject": "", "source": ""})
+
     return {"train": table(train), "val": table(val), "test": table(test)}, train
 
 

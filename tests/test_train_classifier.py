@@ -53,8 +53,9 @@ def test_a_two_epoch_run_publishes_a_model_its_card_vouches_for(phantom_dataset,
     assert set(card["ood"]["detection_rate_by_kind"]) == {"blank", "noise", "natural photo", "other modality"}
     assert 0.0 <= card["ood"]["detection_rate"] <= 1.0 and 0.0 <= card["ood"]["test_false_rejection_rate"] <= 1.0
     # The published set: the card, the config, and the files the card names; no temp files, no others.
-    assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["tiny_cnn.card.json", "tiny_cnn.config.json", card["keras_file"], card["ood"]["file"], *card["plots"].values()])
+    published = ["tiny_cnn.card.json", "tiny_cnn.config.json", card["keras_file"], card["ood"]["file"],
+                 *card["plots"].values()]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(published)
     assert len(card["plots"]) == 4
 
     history = pd.read_csv(tmp_path / "run" / "history.csv")
