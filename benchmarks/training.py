@@ -13,7 +13,8 @@ On a shared machine whose speed drifts (other tenants, CPU steal) a paired ratio
 steadier than comparing runs made minutes apart. Only the training part of an epoch is timed
 (validation and checkpoints are left out), and the first round (decoding, cache filling, tracing) is
 dropped. Prints a Markdown table with the median images/s of each feed and the median (and
-interquartile range) of the per-round ratio to the in-memory ceiling.
+interquartile range) of the per-round ratio to the in-memory ceiling, then the process CPU time per
+batch of the input pipeline alone (no model), with and without augmentation.
 
     nice -n 15 python -m benchmarks.training [--task brain_mri_4class] [--per-class 300] [--size 64]
         [--model small_cnn] [--epochs 12] [--batch-size 32] [--data DIR]
@@ -31,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core import data as core_data
 from core.data import load_arrays
 from core.data.pipeline import augment_batch
 from core.models import build_classifier, logits_model
@@ -116,6 +118,26 @@ def measure(cfg: TrainConfig) -> tuple[dict[str, list[float]], int]:
     return {"pipeline": pipeline[1:], "memory": memory.rates[1:], "memory_aug": memory_aug.rates[1:]}, len(images)
 
 
+def input_cpu_ms(cfg: TrainConfig, passes: int = 3) -> dict[str, float]:
+    """Process CPU milliseconds per batch of the input pipeline alone (no model): the training stream
+    (cached, shuffled, augmented) and, for reference, the same split without shuffling or augmentation.
+    One pass fills the cache first; on a 2-core CPU each of these milliseconds is taken from the training step."""
+    data = datasets.prepare_data(cfg)
+    train_ds, _, steps = datasets.pipelines(data, cfg)
+    plain = core_data.make_dataset(data.splits["train"], cfg.task, datasets.input_size(cfg, get_task(cfg.task)),
+                                   cfg.batch_size, training=False)
+    costs = {}
+    for name, ds in (("augmented", train_ds.take(steps)), ("plain", plain)):
+        for _ in ds:  # decode and cache
+            pass
+        start = time.process_time()
+        for _ in range(passes):
+            for _ in ds:
+                pass
+        costs[name] = (time.process_time() - start) * 1000 / (passes * steps)
+    return costs
+
+
 def summarise(rates: dict[str, list[float]]) -> list[dict]:
     """One row per feed: median images/s, and the median and quartiles of its per-round ratio to ``memory``."""
     rows = []
@@ -152,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                           jit_compile="off", models_dir=str(Path(tmp) / "models"), runs_dir=str(Path(tmp) / "run"),
                           kind="synthetic-phantoms", generator_seed=0, run="bench")
         rates, n_train = measure(cfg)
+        cpu = input_cpu_ms(cfg)
     rows = summarise(rates)
     print(f"\n{args.task}, {args.model} at {args.size} px, batch {args.batch_size}, {n_train} training images, "
           f"{args.epochs - 1} rounds (epochs 2-{args.epochs} of each feed, taking turns), TF {tf.__version__}, "
@@ -160,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     for row in rows:
         print(f"| {row['label']} | {row['img_per_s']:.0f} | {row['ratio']:.1%} | "
               f"{row['ratio_q25']:.1%}-{row['ratio_q75']:.1%} |")
+    print(f"\ninput pipeline alone, process CPU per batch: {cpu['augmented']:.2f} ms training stream (cached, "
+          f"shuffled, augmented), {cpu['plain']:.2f} ms without shuffling or augmentation")
     return rows
 
 

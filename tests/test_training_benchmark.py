@@ -15,7 +15,9 @@ def test_three_feeds_are_timed_round_by_round_and_compared_with_the_in_memory_ce
     assert all(row["img_per_s"] > 0 for row in rows)
     assert by_feed["memory"]["ratio"] == pytest.approx(1.0)
     assert by_feed["pipeline"]["ratio_q25"] <= by_feed["pipeline"]["ratio"] <= by_feed["pipeline"]["ratio_q75"]
-    assert "| train_classifier (tf.data: cached, augmented on the fly) |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| train_classifier (tf.data: cached, augmented on the fly) |" in out
+    assert "input pipeline alone, process CPU per batch:" in out
 
 
 def test_a_single_epoch_is_refused_because_the_first_round_is_dropped():
