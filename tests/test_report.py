@@ -72,6 +72,17 @@ def test_pdf_report_opens_with_the_model_status_and_names_the_result_every_class
     assert text.count(b"/Subtype /Image") >= 3  # the image, its overlay and the colour scale
 
 
+def test_pdf_says_how_far_the_heat_map_can_be_trusted_next_to_it(image):
+    card = {**CARD, "explanations": {"pointing_game": 0.73, "images_with_lesion_mask": 100, "energy_in_mask": 0.25,
+                                     "pointing_game_centre_baseline": 0.35,
+                                     "shortcut_audit": {"energy_outside_anatomy": 0.04, "flagged": False}}}
+    pred = _prediction("glioma", [0.82, 0.1, 0.05, 0.03])
+    text = _pdf_text(build_pdf(TASK, pred, card, image, overlay=image[::-1], compress=False))
+    assert b"hottest point on the lesion in 73 % of 100 test images" in text
+    assert b"centre would score 35 %" in text  # the baseline to read it against (wrapped onto a second line)
+    assert b"Heat off the patient" in text and b"4 % of the heat" in text
+
+
 def test_pdf_never_prints_a_certain_looking_100_or_0_percent(image):
     pred = _prediction("glioma", [0.9996, 0.0002, 0.0001, 0.0001])
     text = _pdf_text(build_pdf(TASK, pred, CARD, image, compress=False))

@@ -37,7 +37,8 @@ DEMO_WARNING = (
 #: Longest side, in pixels, of an image embedded in the report (80 mm wide is ~600 px at 190 dpi).
 _MAX_IMAGE_SIDE = 640
 #: The model's figures the report repeats (labels of ``core.ui.measures.MEASURES``).
-_REPORT_MEASURES = ("Trained on", "Correct answers", "Calibration error", "Uncertain below", "Prediction set")
+_REPORT_MEASURES = ("Trained on", "Correct answers", "Calibration error", "Uncertain below", "Prediction set",
+                    "Heat map on the lesion", "Heat off the patient")  # how far to trust the overlay above
 #: Banner fill per model status kind (RGB).
 _STATUS_FILL = {"research": (222, 232, 246), "demo": (255, 236, 204), "unknown": (250, 215, 215)}
 
