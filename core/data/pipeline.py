@@ -118,11 +118,12 @@ def _augment(images: np.ndarray, seed: np.ndarray) -> np.ndarray:
 def augment_batch(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """The paper's augmentation as one resampling per image (rotation, shift and flip composed).
 
-    Three Keras layers resample each image two times and copy it a third, in some thirty small
-    TensorFlow ops per batch; here the transforms are drawn and composed in NumPy and applied by
-    OpenCV (fixed-point on uint8) in a single call into Python per batch. On a CPU, where the
-    augmentation shares the cores with the training step, that is what keeps it from bounding
-    training speed (benchmarks/training.py).
+    Three Keras layers resample each image two times and copy it a third; one composed affine
+    transform per image resamples it once. The transforms are drawn and composed in NumPy and
+    applied by OpenCV (fixed-point on uint8) in a single call into Python per batch: drawn with
+    TensorFlow ops, some thirty small ones per batch, they cost more CPU than the resampling itself.
+    On a CPU, where the augmentation shares the cores with the training step, that is what keeps it
+    from bounding training speed (benchmarks/training.py).
 
     Args:
         images: (B, H, W, C) uint8 or float32, C at most 4.
