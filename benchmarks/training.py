@@ -104,11 +104,11 @@ class TakeTurns(keras.callbacks.Callback):
             feed.run_epoch(epoch)
 
 
-def measure(cfg: TrainConfig) -> tuple[dict[str, list[float]], int]:
+def measure(cfg: TrainConfig, data: datasets.PreparedData) -> tuple[dict[str, list[float]], int]:
     """Per-round images/s of the three feeds (first round dropped) and the number of training images."""
     task = get_task(cfg.task)
     size = datasets.input_size(cfg, task)
-    images, labels = load_arrays(datasets.prepare_data(cfg).splits["train"], task, size)
+    images, labels = load_arrays(data.splits["train"], task, size)
     memory, memory_aug = InMemoryFeed(cfg, images, labels, False), InMemoryFeed(cfg, images, labels, True)
     timer = EpochTimer()
     train(cfg, callbacks=[timer, TakeTurns([memory, memory_aug])])
@@ -118,11 +118,10 @@ def measure(cfg: TrainConfig) -> tuple[dict[str, list[float]], int]:
     return {"pipeline": pipeline[1:], "memory": memory.rates[1:], "memory_aug": memory_aug.rates[1:]}, len(images)
 
 
-def input_cpu_ms(cfg: TrainConfig, passes: int = 3) -> dict[str, float]:
+def input_cpu_ms(cfg: TrainConfig, data: datasets.PreparedData, passes: int = 3) -> dict[str, float]:
     """Process CPU milliseconds per batch of the input pipeline alone (no model): the training stream
     (cached, shuffled, augmented) and, for reference, the same split without shuffling or augmentation.
     One pass fills the cache first; on a 2-core CPU each of these milliseconds is taken from the training step."""
-    data = datasets.prepare_data(cfg)
     train_ds, _, steps = datasets.pipelines(data, cfg)
     plain = core_data.make_dataset(data.splits["train"], cfg.task, datasets.input_size(cfg, get_task(cfg.task)),
                                    cfg.batch_size, training=False)
@@ -130,11 +129,11 @@ def input_cpu_ms(cfg: TrainConfig, passes: int = 3) -> dict[str, float]:
     for name, ds in (("augmented", train_ds.take(steps)), ("plain", plain)):
         for _ in ds:  # decode and cache
             pass
-        start = time.process_time()
+        start, batches = time.process_time(), 0
         for _ in range(passes):
             for _ in ds:
-                pass
-        costs[name] = (time.process_time() - start) * 1000 / (passes * steps)
+                batches += 1
+        costs[name] = (time.process_time() - start) * 1000 / batches
     return costs
 
 
@@ -173,8 +172,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                           latency_samples=1, verbose=0, dedupe=False, distribute="none", mixed_precision="off",
                           jit_compile="off", models_dir=str(Path(tmp) / "models"), runs_dir=str(Path(tmp) / "run"),
                           kind="synthetic-phantoms", generator_seed=0, run="bench")
-        rates, n_train = measure(cfg)
-        cpu = input_cpu_ms(cfg)
+        data = datasets.prepare_data(cfg)  # the split train_classifier will draw from the same config
+        rates, n_train = measure(cfg, data)
+        cpu = input_cpu_ms(cfg, data)
     rows = summarise(rates)
     print(f"\n{args.task}, {args.model} at {args.size} px, batch {args.batch_size}, {n_train} training images, "
           f"{args.epochs - 1} rounds (epochs 2-{args.epochs} of each feed, taking turns), TF {tf.__version__}, "
